@@ -1,0 +1,72 @@
+"""Experiment configs: one TOML file per question, read into a checked dataclass."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "ExperimentConfig", "load_config"]
+
+_SECTIONS = {"name", "description", "data", "features", "model", "evaluation", "output", "search"}
+
+
+class ConfigError(ValueError):
+    """An experiment file is malformed; the message names the file."""
+
+
+@dataclass
+class ExperimentConfig:
+    """A parsed experiment: what data, which features and model, where the result goes."""
+
+    name: str
+    path: Path
+    description: str = ""
+    sources: list[str] = field(default_factory=lambda: ["gold"])
+    scored_sources: list[str] = field(default_factory=lambda: ["gold"])
+    features: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
+    package: str | None = "models/default"
+    register: bool = False
+
+    def params(self) -> dict[str, Any]:
+        """Flat parameters for a tracking system, e.g. ``features.word_ngrams``."""
+        flat: dict[str, Any] = {"data.sources": ",".join(self.sources)}
+        for prefix, table in (("features", self.features), ("model", self.model)):
+            for key, value in table.items():
+                flat[f"{prefix}.{key}"] = value
+        return flat
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and check an experiment TOML file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    unknown = set(raw) - _SECTIONS
+    if unknown:
+        raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
+    data, output = raw.get("data", {}), raw.get("output", {})
+    evaluation = raw.get("evaluation", {})
+    scored = list(evaluation.get("scored_sources", ["gold"]))
+    if set(scored) - {"gold"}:
+        raise ConfigError(f"{path}: only real text scores; scored_sources must be ['gold']")
+    return ExperimentConfig(
+        name=str(raw.get("name", path.stem)),
+        path=path,
+        description=str(raw.get("description", "")),
+        sources=list(data.get("sources", ["gold"])),
+        scored_sources=scored,
+        features=dict(raw.get("features", {})),
+        model=dict(raw.get("model", {})),
+        search=dict(raw.get("search", {})),
+        package=output.get("package", "models/default") or None,
+        register=bool(output.get("register", False)),
+    )

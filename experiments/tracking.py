@@ -1,0 +1,47 @@
+"""MLflow at the edge: environment, tracking URI, and a reachability check before training."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["TrackingError", "check_tracking", "offline_environment", "resolve_tracking_uri"]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "cppcc-themes"
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message says which and why."""
+
+
+def offline_environment() -> None:
+    """Settings for a machine without network: no telemetry, no hub look-ups, quick failures."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+def resolve_tracking_uri(explicit: str | None = None) -> str:
+    """``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` here."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def check_tracking(uri: str) -> None:
+    """Fail fast, before any training, when the tracking store cannot be reached."""
+    offline_environment()
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.exists() or not os.access(folder, os.W_OK):
+            raise TrackingError(f"{uri}: folder {folder} does not exist or is not writable")
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as error:  # mlflow raises many types for a dead server
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise TrackingError(f"{uri}: tracking store unreachable ({type(error).__name__}: "
+                            f"{first_line[:200]})") from None

@@ -1,0 +1,58 @@
+"""Text normalisation: what the model sees, derived from what the user gave.
+
+Traditional characters become simplified (OpenCC), inline pinyin glosses such as ``協(xié)商``
+are stripped, full-width ASCII forms become half-width and white space is folded. The original
+text is kept elsewhere; these functions never touch files.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+__all__ = ["normalize_text", "strip_pinyin", "to_half_width", "to_simplified"]
+
+_TONED_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+# A gloss is one pinyin syllable in brackets right after a Han character; at least one tone
+# mark is required so that English in brackets, e.g. "(app)", is left alone.
+_PINYIN_GLOSS = re.compile(
+    rf"(?<=[\u4e00-\u9fff])[(（]\s*[a-zü{_TONED_VOWELS}]*[{_TONED_VOWELS}][a-zü{_TONED_VOWELS}]*\s*[)）]"
+)
+# Some copies mangle a glossed character into "?" and leave its gloss behind: "?yún)f(xié)".
+_ORPHAN_GLOSS = re.compile(rf"\?[a-zü{_TONED_VOWELS}]+\)[a-z]?(?=[(（\u4e00-\u9fff])")
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULL_WIDTH[0x3000] = 0x20
+_SPACES = re.compile(r"\s+")
+# A space between two Han characters is layout, not content.
+_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s_converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove inline pinyin glosses such as the ``(xié)`` in ``協(xié)商``."""
+    return _PINYIN_GLOSS.sub("", _ORPHAN_GLOSS.sub("", text))
+
+
+def to_half_width(text: str) -> str:
+    """Map full-width ASCII forms (digits, Latin letters, punctuation) to half-width."""
+    return text.translate(_FULL_WIDTH)
+
+
+def to_simplified(text: str) -> str:
+    """Convert traditional Chinese characters to simplified ones with OpenCC."""
+    return _t2s_converter().convert(text)
+
+
+def normalize_text(text: str) -> str:
+    """Return the form of ``text`` that features are computed from."""
+    text = strip_pinyin(text)
+    text = to_half_width(text)
+    text = to_simplified(text)
+    text = _SPACES.sub(" ", text).strip()
+    return _SPACE_BETWEEN_HAN.sub("", text)

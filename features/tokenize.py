@@ -1,0 +1,127 @@
+"""Word segmentation with jieba (reference) or rjieba (fast), plus the project's dictionaries.
+
+``Tokenizer`` is a small frozen dataclass: it pickles by value (its settings), while the
+loaded segmenter lives in a module-level cache, so a packaged model carries no dictionary and
+no closure, and a model trained with one backend can tag with the other.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["BACKENDS", "Tokenizer", "cache_dir", "load_stopwords", "load_user_dictionary"]
+
+BACKENDS = ("jieba", "rjieba")
+_TOKEN_KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_LOCK = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Writable cache folder of ours: $CPPCC_THEMES_CACHE, else $XDG_CACHE_HOME/cppcc-themes."""
+    explicit = os.environ.get("CPPCC_THEMES_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cppcc-themes"
+
+
+def _resource_lines(name: str) -> list[str]:
+    text = resources.files("features").joinpath("resources", name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@functools.lru_cache(maxsize=1)
+def load_user_dictionary() -> tuple[tuple[str, int], ...]:
+    """The project's CPPCC and political terms as (word, frequency) pairs."""
+    entries = []
+    for line in _resource_lines("userdict.txt"):
+        word, freq, *_ = line.split()
+        entries.append((word, int(freq)))
+    return tuple(entries)
+
+
+@functools.lru_cache(maxsize=1)
+def load_stopwords() -> frozenset[str]:
+    """Function words and fillers dropped from the token stream."""
+    return frozenset(_resource_lines("stopwords.txt"))
+
+
+def _load_jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    segmenter = jieba.Tokenizer()
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    segmenter.tmp_dir = str(folder)
+    segmenter.initialize()
+    for word, freq in load_user_dictionary():
+        segmenter.add_word(word, freq)
+    return segmenter
+
+
+def _load_rjieba():
+    try:
+        import rjieba
+    except ImportError as error:  # pragma: no cover - depends on the optional extra
+        raise ImportError(
+            "tokenizer backend 'rjieba' needs the fast extra: pip install 'cppcc-themes[fast]'"
+        ) from error
+    segmenter = rjieba.Jieba()
+    for word, freq in load_user_dictionary():
+        segmenter.add_word(word, freq, None)
+    return segmenter
+
+
+_SEGMENTERS: dict[str, object] = {}
+
+
+def _segmenter(backend: str):
+    segmenter = _SEGMENTERS.get(backend)
+    if segmenter is None:
+        with _LOCK:
+            segmenter = _SEGMENTERS.get(backend)
+            if segmenter is None:
+                segmenter = _load_jieba() if backend == "jieba" else _load_rjieba()
+                _SEGMENTERS[backend] = segmenter
+    return segmenter
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Callable that turns normalised text into a list of content tokens.
+
+    backend: ``jieba`` (reference) or ``rjieba`` (jieba-rs, same dictionary, much faster).
+    hmm: let jieba guess unknown words with its HMM; off by default because it is slower
+    and the two backends agree token for token only without it.
+    remove_stopwords: drop function words, digits and punctuation.
+    """
+
+    backend: str = "jieba"
+    hmm: bool = False
+    remove_stopwords: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown tokenizer backend {self.backend!r}; choose from {BACKENDS}")
+
+    def cut(self, text: str) -> list[str]:
+        """All segments of ``text``, punctuation and white space included."""
+        return list(_segmenter(self.backend).cut(text, HMM=self.hmm)) if self.backend == "jieba" \
+            else _segmenter(self.backend).cut(text, self.hmm)
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = [token for token in self.cut(text) if _TOKEN_KEEP.search(token)]
+        if self.remove_stopwords:
+            stopwords = load_stopwords()
+            tokens = [token for token in tokens if token not in stopwords]
+        return tokens

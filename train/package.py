@@ -1,0 +1,201 @@
+"""A packaged model is a directory: ``model.joblib``, ``metadata.json`` and a model card.
+
+Saving is atomic: the directory is written beside the target and swapped in with renames, so
+an interrupted run leaves either the old model or the new one, never half of each. Loading
+checks what it can before unpickling and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from train.predict import ThemeModel
+
+__all__ = ["FORMAT_VERSION", "ModelLoadError", "library_versions", "load_model", "save_model"]
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+CARD_FILE = "README.md"
+_TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "jieba", "rjieba", "opencc")
+# A different version of these can change what the unpickled pipeline computes.
+_MUST_MATCH = ("scikit-learn",)
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory cannot be used; the message names the directory and the problem."""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries the pipeline depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+        versions["cppcc-themes"] = importlib_metadata.version("cppcc-themes")
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_card(meta: dict[str, Any]) -> str:
+    nan = float("nan")
+    metrics = meta.get("metrics", {})
+    rows = "\n".join(
+        f"| {label} | {metrics.get(f'{label}_precision', float('nan')):.3f} | "
+        f"{metrics.get(f'{label}_recall', float('nan')):.3f} | "
+        f"{metrics.get(f'{label}_f1', float('nan')):.3f} | {meta['thresholds'][label]:.2f} |"
+        for label in meta["labels"])
+    data = meta.get("training_data", {})
+    return f"""# cppcc-themes model: {meta.get('experiment', 'unnamed')}
+
+Tags paragraphs of Chinese CPPCC work reports (政协工作报告) with the themes
+{', '.join(f'`{label}`' for label in meta['labels'])} (none, one or several per paragraph).
+
+- Created: {meta['created_at']}
+- MLflow run: `{meta.get('mlflow_run_id') or 'not tracked'}`
+- Training data: {data.get('paragraphs', '?')} paragraphs from sources {data.get('sources', [])},
+  sha256 `{data.get('sha256', '?')}`
+- Libraries: {', '.join(f'{k} {v}' for k, v in meta['library_versions'].items())}
+
+## Evaluation
+{meta.get('evaluation', 'Not evaluated.')}
+
+macro-F1 {metrics.get('macro_f1', nan):.3f}, micro-F1 {metrics.get('micro_f1', nan):.3f},
+no-theme F1 {metrics.get('none_f1', nan):.3f}.
+
+| theme | precision | recall | F1 | threshold |
+|---|---|---|---|---|
+{rows}
+
+## Use
+```python
+from train import load_model
+model = load_model("path/to/this/folder")
+model.tag(["段落……"])
+```
+A packaged model is code when unpickled: load only models you trust. `load_model` refuses a
+`model.joblib` whose sha256 differs from the one recorded in `metadata.json`.
+
+## Limits
+Trained and evaluated on few real reports; scores are estimates with wide uncertainty. The
+model reads TF-IDF n-grams of jieba tokens: it knows the vocabulary of its training text,
+not the meaning of new phrasing.
+"""
+
+
+def save_model(pipeline: Any, metadata: dict[str, Any], directory: str | Path) -> Path:
+    """Write ``pipeline`` and its metadata to ``directory`` atomically; return the directory.
+
+    ``metadata`` must hold ``labels`` and ``thresholds``; format version, library versions,
+    creation time and the model file's sha256 are added here.
+    """
+    import joblib
+
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            **metadata,
+            "library_versions": library_versions(),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model_sha256": _sha256(staging / MODEL_FILE),
+        }
+        (staging / METADATA_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (staging / CARD_FILE).write_text(_model_card(meta), encoding="utf-8")
+        for path in staging.iterdir():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` with renames only."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    retired.rmdir()
+    os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(retired, target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_metadata(directory: str | Path) -> dict[str, Any]:
+    """Read and check ``metadata.json`` of a model directory without unpickling anything."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelLoadError(f"{directory}: no model directory here (train one with "
+                             "`cppcc-themes train experiments/baseline.toml`)")
+    meta_path = directory / METADATA_FILE
+    if not meta_path.is_file():
+        raise ModelLoadError(f"{directory}: {METADATA_FILE} is missing; not a packaged model")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{meta_path}: not valid JSON ({error})") from None
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelLoadError(f"{directory}: model format version {version!r}, this cppcc-themes "
+                             f"reads version {FORMAT_VERSION}; retrain or use a matching release")
+    for key in ("labels", "thresholds", "model_sha256", "library_versions"):
+        if key not in meta:
+            raise ModelLoadError(f"{meta_path}: key {key!r} is missing")
+    current = library_versions()
+    for library in _MUST_MATCH:
+        trained, here = meta["library_versions"].get(library), current.get(library)
+        if trained and here and trained.split(".")[:2] != here.split(".")[:2]:
+            raise ModelLoadError(f"{directory}: trained with {library} {trained}, this environment "
+                                 f"has {here}; retrain the model or install {library}=={trained}")
+    return meta
+
+
+def load_model(directory: str | Path) -> ThemeModel:
+    """Load a packaged model after checking format, library versions and file checksum."""
+    import joblib
+
+    directory = Path(directory)
+    meta = read_metadata(directory)
+    model_path = directory / MODEL_FILE
+    if not model_path.is_file():
+        raise ModelLoadError(f"{directory}: {MODEL_FILE} is missing")
+    if _sha256(model_path) != meta["model_sha256"]:
+        raise ModelLoadError(f"{model_path}: sha256 differs from metadata.json; the file was "
+                             "changed or corrupted, refusing to unpickle it")
+    try:
+        pipeline = joblib.load(model_path)
+    except Exception as error:  # joblib raises many types for a damaged file
+        raise ModelLoadError(f"{model_path}: cannot be loaded ({type(error).__name__}: {error})") \
+            from None
+    return ThemeModel(pipeline, meta)
