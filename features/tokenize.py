@@ -8,6 +8,8 @@ no closure, and a model trained with one backend can tag with the other.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import re
 import threading
@@ -15,7 +17,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["BACKENDS", "Tokenizer", "cache_dir", "load_stopwords", "load_user_dictionary"]
+from features.token_cache import active_token_cache
+
+__all__ = ["BACKENDS", "Tokenizer", "cache_dir", "load_stopwords", "load_user_dictionary",
+           "tokenizer_signature"]
 
 BACKENDS = ("jieba", "rjieba")
 _TOKEN_KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z]")
@@ -119,9 +124,36 @@ class Tokenizer:
         return list(_segmenter(self.backend).cut(text, HMM=self.hmm)) if self.backend == "jieba" \
             else _segmenter(self.backend).cut(text, self.hmm)
 
-    def __call__(self, text: str) -> list[str]:
+    def tokenize(self, text: str) -> list[str]:
+        """Content tokens of ``text``, segmented now (no cache)."""
         tokens = [token for token in self.cut(text) if _TOKEN_KEEP.search(token)]
         if self.remove_stopwords:
             stopwords = load_stopwords()
             tokens = [token for token in tokens if token not in stopwords]
         return tokens
+
+    def __call__(self, text: str) -> list[str]:
+        """Content tokens of ``text``, from the token cache when one is active."""
+        cache = active_token_cache()
+        if cache is None:
+            return self.tokenize(text)
+        return cache.tokens(tokenizer_signature(self), text, self.tokenize)
+
+
+@functools.lru_cache(maxsize=16)
+def tokenizer_signature(tokenizer: Tokenizer) -> str:
+    """sha256 of everything that decides a tokenizer's output: its settings, the backend's
+    version, the user dictionary and the stopwords."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version(tokenizer.backend)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    described = json.dumps({
+        "tokenizer": [tokenizer.backend, version, tokenizer.hmm, tokenizer.remove_stopwords],
+        "user_dictionary": load_user_dictionary(),
+        "stopwords": sorted(load_stopwords()) if tokenizer.remove_stopwords else [],
+        "keep": _TOKEN_KEEP.pattern,
+    }, ensure_ascii=False)
+    return hashlib.sha256(described.encode("utf-8")).hexdigest()

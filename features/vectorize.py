@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +13,8 @@ from sklearn.pipeline import FeatureUnion
 from features.normalize import normalize_text
 from features.tokenize import Tokenizer
 
-__all__ = ["DEFAULT_FEATURES", "build_vectorizer", "tokenizer_from_config"]
+__all__ = ["DEFAULT_FEATURES", "build_vectorizer", "describe_tokenizers", "find_tokenizers",
+           "tokenizer_from_config", "with_tokenizer"]
 
 DEFAULT_FEATURES: dict[str, Any] = {
     "analyzer": "word",  # word | char | word+char
@@ -67,3 +70,27 @@ def build_vectorizer(config: Mapping[str, Any] | None = None):
     if analyzer == "word+char":
         return FeatureUnion([("words", words), ("chars", chars)])
     raise ValueError(f"unknown analyzer {analyzer!r}; choose word, char or word+char")
+
+
+def find_tokenizers(estimator: Any) -> dict[str, Tokenizer]:
+    """The tokenizers inside a (fitted or not) scikit-learn estimator, by parameter name,
+    e.g. ``{"features__tokenizer": Tokenizer(backend="jieba", ...)}``."""
+    if not hasattr(estimator, "get_params"):
+        return {}
+    return {name: value for name, value in estimator.get_params(deep=True).items()
+            if isinstance(value, Tokenizer)}
+
+
+def describe_tokenizers(estimator: Any) -> dict[str, dict[str, Any]]:
+    """The settings of every tokenizer in ``estimator``, ready for a model's metadata."""
+    return {name: dataclasses.asdict(tokenizer)
+            for name, tokenizer in find_tokenizers(estimator).items()}
+
+
+def with_tokenizer(estimator: Any, **changes: Any) -> Any:
+    """A copy of ``estimator``, fitted state kept, whose tokenizers have ``changes`` applied,
+    e.g. ``with_tokenizer(pipeline, backend="rjieba")`` to tag with the fast backend."""
+    swapped = copy.deepcopy(estimator)
+    swapped.set_params(**{name: dataclasses.replace(tokenizer, **changes)
+                          for name, tokenizer in find_tokenizers(swapped).items()})
+    return swapped

@@ -1,10 +1,17 @@
 import pickle
 
+import numpy as np
 import pytest
 
 from features.normalize import normalize_text
+from features.segment import segment_report
 from features.tokenize import Tokenizer, load_stopwords, load_user_dictionary
-from features.vectorize import build_vectorizer
+from features.vectorize import (
+    build_vectorizer,
+    describe_tokenizers,
+    find_tokenizers,
+    with_tokenizer,
+)
 
 CPPCC_TERMS = ["统一战线", "凝聚共识", "专门协商机构", "习近平新时代中国特色社会主义思想",
                "铸牢中华民族共同体意识", "委员工作室"]
@@ -56,3 +63,30 @@ def test_rjieba_gives_the_same_tokens_as_jieba_on_the_seeds(seed_paths):
 def test_vectorizer_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown"):
         build_vectorizer({"ngram": [1, 2]})
+
+
+def test_packaged_pipeline_records_its_tokenizer(packaged_model_dir):
+    from train.package import load_model
+
+    pipeline = load_model(packaged_model_dir).pipeline
+    assert describe_tokenizers(pipeline) == {
+        "features__tokenizer": {"backend": "jieba", "hmm": False, "remove_stopwords": True}}
+
+
+@pytest.mark.parametrize(("trained_with", "tagged_with"), [("jieba", "rjieba"),
+                                                           ("rjieba", "jieba")])
+def test_a_model_trained_with_one_backend_tags_identically_with_the_other(
+        trained_with, tagged_with, gold_dataset, seed_paths):
+    pytest.importorskip("rjieba")
+    from train.data import label_matrix, label_names
+    from train.model import build_pipeline
+
+    texts = list(gold_dataset["text"])
+    Y = label_matrix(gold_dataset["labels"], len(label_names(gold_dataset)))
+    fitted = build_pipeline({"tokenizer": trained_with, "analyzer": "word+char"}).fit(texts, Y)
+    swapped = with_tokenizer(fitted, backend=tagged_with)
+    assert {t.backend for t in find_tokenizers(swapped).values()} == {tagged_with}
+    assert {t.backend for t in find_tokenizers(fitted).values()} == {trained_with}
+    paragraphs = [p.text for path in seed_paths.values()
+                  for p in segment_report(path.read_text(encoding="utf-8"))]
+    assert np.array_equal(swapped.predict_proba(paragraphs), fitted.predict_proba(paragraphs))
