@@ -60,11 +60,19 @@ def _source_files(source: str, labels_dir: Path) -> tuple[str, list[Path]]:
         files = sorted(p for p in folder.glob("*.jsonl")
                        if not p.name.endswith(".unlabelled.jsonl"))
         return source, files
-    path = Path(source)
-    if path.suffix == ".jsonl" and path.is_file():
+    path = Path(source).expanduser()
+    if path.suffix == ".jsonl":
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
         return "", [path]
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.jsonl")
+                       if not p.name.endswith(".unlabelled.jsonl"))
+        if not files:
+            raise DataError(f"{path}: no .jsonl files in this folder")
+        return "", files
     raise DataError(f"unknown data source {source!r}: "
-                    f"use {sorted(SOURCE_FOLDERS)} or a .jsonl path")
+                    f"use {sorted(SOURCE_FOLDERS)}, a .jsonl file or a folder of them")
 
 
 def _validate(record: dict[str, Any], where: str, known: set[str]) -> None:
@@ -81,8 +89,9 @@ def load_paragraphs(sources: Sequence[str] = ("gold",), labels_dir: Path | None 
     """Load labelled paragraphs from the named sources into one ``datasets.Dataset``.
 
     Columns: ``report_id``, ``source``, ``text`` and ``labels`` (``Sequence(ClassLabel)`` over
-    the theme ids of ``themes.toml``). A source is a name from ``SOURCE_FOLDERS`` or a path to
-    a ``.jsonl`` file of the same schema.
+    the theme ids of ``themes.toml``). A source is a name from ``SOURCE_FOLDERS``, a path to a
+    ``.jsonl`` file of the same schema (e.g. the output of ``cppcc-themes label``) or a folder
+    of such files; the ``source`` column then comes from each record.
     """
     from datasets import ClassLabel, Dataset, Features, Sequence, Value
 

@@ -7,7 +7,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Theme", "default_labels_dir", "load_themes", "theme_ids"]
+__all__ = ["Theme", "default_labels_dir", "load_no_theme_cues", "load_no_theme_heading_cues",
+           "load_structural_heading_cues", "load_themes", "theme_ids"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Theme:
     definition: str
     cues: tuple[str, ...]
     heading_cues: tuple[str, ...]
+    # Heading phrases that cancel a heading cue, e.g. 政府自身建设 is not the CPPCC's own.
+    heading_blockers: tuple[str, ...] = ()
 
 
 def default_labels_dir() -> Path:
@@ -30,13 +33,33 @@ def default_labels_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def load_themes(labels_dir: Path | None = None) -> tuple[Theme, ...]:
-    """Read the taxonomy, in its canonical order."""
+def _read_taxonomy(labels_dir: Path | None) -> dict:
     path = (labels_dir or default_labels_dir()) / "themes.toml"
     with path.open("rb") as handle:
-        data = tomllib.load(handle)
+        return tomllib.load(handle)
+
+
+def load_themes(labels_dir: Path | None = None) -> tuple[Theme, ...]:
+    """Read the taxonomy, in its canonical order."""
     return tuple(Theme(t["id"], t["name"], t["definition"], tuple(t.get("cues", ())),
-                       tuple(t.get("heading_cues", ()))) for t in data["theme"])
+                       tuple(t.get("heading_cues", ())), tuple(t.get("heading_blockers", ())))
+                 for t in _read_taxonomy(labels_dir)["theme"])
+
+
+def load_no_theme_heading_cues(labels_dir: Path | None = None) -> tuple[str, ...]:
+    """Heading phrases of topics outside the five themes (stability, safety, rule of law)."""
+    return tuple(_read_taxonomy(labels_dir).get("no_theme", {}).get("heading_cues", ()))
+
+
+def load_structural_heading_cues(labels_dir: Path | None = None) -> tuple[str, ...]:
+    """Heading phrases of structural sections (review, targets, work plan): no single subject."""
+    return tuple(_read_taxonomy(labels_dir).get("no_theme", {})
+                 .get("structural_heading_cues", ()))
+
+
+def load_no_theme_cues(labels_dir: Path | None = None) -> tuple[str, ...]:
+    """Body cues of topics outside the five themes (rule of law, safety, stability)."""
+    return tuple(_read_taxonomy(labels_dir).get("no_theme", {}).get("cues", ()))
 
 
 def theme_ids(labels_dir: Path | None = None) -> list[str]:
