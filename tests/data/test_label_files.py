@@ -1,0 +1,127 @@
+"""The labelled files themselves: schema, label ids, duplicates, counts, report ids."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from features.normalize import normalize_text
+from train.data import SOURCE_FOLDERS, DataError, load_paragraphs
+from train.themes import theme_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = ROOT / "labels"
+TRAINING_SOURCES = ("gold", "authored")
+MIN_PER_CLASS = 120
+
+
+def _records(source: str) -> list[tuple[Path, int, dict]]:
+    rows = []
+    for path in sorted((LABELS / SOURCE_FOLDERS[source]).glob("*.jsonl")):
+        if path.name.endswith(".unlabelled.jsonl"):
+            continue
+        with path.open(encoding="utf-8") as handle:
+            rows += [(path, number, json.loads(line))
+                     for number, line in enumerate(handle, 1) if line.strip()]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def records() -> dict[str, list[tuple[Path, int, dict]]]:
+    return {source: _records(source) for source in SOURCE_FOLDERS}
+
+
+def test_every_source_has_records(records):
+    assert all(records[source] for source in SOURCE_FOLDERS), {
+        source: len(rows) for source, rows in records.items()}
+
+
+def test_schema_report_id_source_and_text(records):
+    problems = []
+    for source, rows in records.items():
+        for path, number, record in rows:
+            where = f"{path.name}:{number}"
+            if not isinstance(record.get("report_id"), str) or not record["report_id"].strip():
+                problems.append(f"{where}: no report_id")
+            if record.get("source") != source:
+                problems.append(f"{where}: source {record.get('source')!r} in {source} folder")
+            if not isinstance(record.get("text"), str) or not record["text"].strip():
+                problems.append(f"{where}: empty text")
+            if not isinstance(record.get("labels"), list):
+                problems.append(f"{where}: labels is not a list")
+    assert not problems, problems[:20]
+
+
+def test_label_ids_come_from_themes_toml_only(records):
+    known = set(theme_ids(LABELS))
+    bad = [(path.name, number, record["labels"]) for rows in records.values()
+           for path, number, record in rows
+           if set(record["labels"]) - known or len(set(record["labels"])) != len(record["labels"])]
+    assert not bad, bad[:20]
+
+
+def test_no_paragraph_text_twice_across_sources(records):
+    seen: dict[str, str] = {}
+    twice = []
+    for rows in records.values():
+        for path, number, record in rows:
+            key = normalize_text(record["text"])
+            where = f"{path.relative_to(LABELS)}:{number}"
+            if key in seen:
+                twice.append((seen[key], where, record["text"][:40]))
+            seen.setdefault(key, where)
+    assert not twice, twice[:20]
+
+
+def test_enough_examples_per_theme_and_no_theme_in_training_sources(records):
+    counts = Counter()
+    for source in TRAINING_SOURCES:
+        for _, _, record in records[source]:
+            counts.update(record["labels"] or ["none"])
+    print("training sources per class:", dict(counts))
+    short = {name: counts[name] for name in [*theme_ids(LABELS), "none"]
+             if counts[name] < MIN_PER_CLASS}
+    assert not short, short
+
+
+def test_gold_report_ids_never_overlap_other_sources(records):
+    ids = {source: {record["report_id"] for _, _, record in rows}
+           for source, rows in records.items()}
+    for other in ("authored", "silver-gov"):
+        assert not ids["gold"] & ids[other], (other, ids["gold"] & ids[other])
+
+
+def test_loader_gives_class_labels_over_the_taxonomy(records):
+    dataset = load_paragraphs(list(SOURCE_FOLDERS), LABELS)
+    assert dataset.column_names == ["report_id", "source", "text", "labels"]
+    assert dataset.features["labels"].feature.names == theme_ids(LABELS)
+    assert Counter(dataset["source"]) == {source: len(rows) for source, rows in records.items()}
+
+
+def test_a_users_jsonl_file_or_folder_is_a_source(tmp_path):
+    mine = tmp_path / "mine" / "reports.jsonl"
+    mine.parent.mkdir()
+    mine.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"report_id": "my-1", "source": "mine", "text": "围绕营商环境开展专题协商。",
+         "labels": ["economy"]},
+        {"report_id": "my-1", "source": "mine", "text": "各位委员:", "labels": []},
+    ]) + "\n", encoding="utf-8")
+    (mine.parent / "skipped.unlabelled.jsonl").write_text("not read\n", encoding="utf-8")
+    by_file = load_paragraphs([str(mine)], LABELS)
+    by_folder = load_paragraphs(["gold", str(mine.parent)], LABELS)
+    assert by_file["source"] == ["mine", "mine"]
+    assert by_file["labels"] == [[theme_ids(LABELS).index("economy")], []]
+    assert Counter(by_folder["source"])["mine"] == 2
+
+
+def test_a_missing_or_bad_source_is_named(tmp_path):
+    with pytest.raises(DataError, match="nothere.jsonl: no such file"):
+        load_paragraphs([str(tmp_path / "nothere.jsonl")], LABELS)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"report_id": "x", "source": "s", "text": "好", "labels": ["sports"]}\n',
+                   encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: unknown theme ids \['sports'\]"):
+        load_paragraphs([str(bad)], LABELS)
