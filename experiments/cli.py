@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order `--help` lists them; each is experiments.commands.<name>.
-COMMANDS = ["train", "tag", "ui", "label"]
+COMMANDS = ["train", "tag", "ui", "label", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:

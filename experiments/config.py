@@ -29,7 +29,8 @@ class ExperimentConfig:
     model: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
     package: str | None = "models/default"
-    register: bool = False
+    # Name in the MLflow model registry to register the packaged model under, or None.
+    register: str | None = None
 
     def params(self) -> dict[str, Any]:
         """Flat parameters for a tracking system, e.g. ``features.word_ngrams``."""
@@ -56,6 +57,11 @@ def load_config(path: str | Path) -> ExperimentConfig:
     data, output = raw.get("data", {}), raw.get("output", {})
     evaluation = raw.get("evaluation", {})
     scored = list(evaluation.get("scored_sources", ["gold"]))
+    register = output.get("register", False)
+    if register is True:
+        register = "cppcc-themes"
+    if register is not False and not (isinstance(register, str) and register):
+        raise ConfigError(f"{path}: [output] register is true, false or a registry name")
     if set(scored) - {"gold"}:
         raise ConfigError(f"{path}: only real text scores; scored_sources must be ['gold']")
     return ExperimentConfig(
@@ -68,5 +74,5 @@ def load_config(path: str | Path) -> ExperimentConfig:
         model=dict(raw.get("model", {})),
         search=dict(raw.get("search", {})),
         package=output.get("package", "models/default") or None,
-        register=bool(output.get("register", False)),
+        register=register or None,
     )

@@ -1,27 +1,49 @@
-"""Run an experiment: train and evaluate, log everything to MLflow, package the model."""
+"""Run an experiment: train and evaluate, log everything to MLflow, package the model.
+
+An experiment with a ``[search]`` table is a parent run with one child run per candidate; the
+best candidate is refitted on all the data, logged in full on the parent, packaged and, when
+``[output] register`` says so, registered in the MLflow model registry. An experiment without
+one is a single run.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from experiments.config import ExperimentConfig
+from experiments.search import Candidate, expand_candidates, flat_params, search_metric
 from experiments.tracking import DEFAULT_EXPERIMENT, check_tracking, offline_environment
 
-__all__ = ["ExperimentOutcome", "run_experiment"]
+__all__ = ["ExperimentOutcome", "Reporter", "run_experiment"]
 
 # What skops may rebuild when MLflow loads the logged pipeline: our own picklable parts.
 SKOPS_TRUSTED_TYPES = [
     "features.tokenize.Tokenizer",
     "features.normalize.normalize_text",
+    "features.embeddings.SentenceEmbedder",
     "train.model.MultiLabelThemeClassifier",
     "train.model.select_text",
 ]
+SUMMARY_METRICS = ("macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "micro_f1", "none_f1",
+                   "exact_match", "brier_mean")
+
+
+class Reporter(Protocol):
+    """Receives progress: candidates and folds as they finish."""
+
+    def start(self, candidates: int, folds_per_candidate: int) -> None: ...
+
+    def candidate(self, index: int, name: str) -> None: ...
+
+    def fold(self, done: int, total: int, report: str) -> None: ...
+
+    def finishing(self, message: str) -> None: ...
 
 
 @dataclass
@@ -31,6 +53,9 @@ class ExperimentOutcome:
     run_id: str
     metrics: dict[str, float]
     package_dir: Path | None
+    winner: str = ""
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    registered_version: str | None = None
 
 
 def _git_commit() -> str:
@@ -41,34 +66,58 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _confusion_figure(confusion: dict[str, list[list[int]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(confusion), figsize=(3 * len(confusion), 3))
-    for ax, (label, matrix) in zip(axes, confusion.items(), strict=True):
-        ax.imshow(matrix, cmap="Blues")
-        for i in range(2):
-            for j in range(2):
-                ax.text(j, i, str(matrix[i][j]), ha="center", va="center")
-        ax.set_title(label)
-        ax.set_xticks([0, 1], ["pred 0", "pred 1"])
-        ax.set_yticks([0, 1], ["true 0", "true 1"])
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _write_artifacts(result: Any, config: ExperimentConfig, folder: Path) -> None:
-    (folder / "metrics.json").write_text(json.dumps(result.metrics, indent=2), encoding="utf-8")
+    from experiments.plots import confusion_figure, reliability_figure, top_features_figure
+
+    evaluation = result.evaluation
+
+    def dump(name: str, value: Any) -> None:
+        (folder / name).write_text(json.dumps(value, ensure_ascii=False, indent=2),
+                                   encoding="utf-8")
+
+    dump("metrics.json", result.metrics)
+    dump("confusion_matrices.json", result.confusion)
+    dump("data_counts.json", result.counts)
+    dump("calibration.json", evaluation.calibration)
+    dump("per_report_macro_f1.json", evaluation.per_report)
+    dump("top_features.json", result.top_features)
     (folder / "classification_report.txt").write_text(result.report, encoding="utf-8")
-    (folder / "confusion_matrices.json").write_text(json.dumps(result.confusion, indent=2),
-                                                    encoding="utf-8")
-    (folder / "data_counts.json").write_text(json.dumps(result.counts, indent=2), encoding="utf-8")
+    with (folder / "errors.jsonl").open("w", encoding="utf-8") as handle:
+        for record in evaluation.errors:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     (folder / "experiment.toml").write_bytes(config.path.read_bytes())
-    _confusion_figure(result.confusion, folder / "confusion_matrices.png")
+    confusion_figure(result.confusion, folder / "confusion_matrices.png")
+    reliability_figure(evaluation.calibration, folder / "reliability.png")
+    top_features_figure(result.top_features, folder / "top_features.png")
+
+
+def _write_leaderboard(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _check_candidates(candidates: list[Candidate]) -> None:
+    """Build every candidate's pipeline once, so a bad setting fails before any training."""
+    from train.model import build_pipeline
+
+    for candidate in candidates:
+        try:
+            build_pipeline(candidate.features, candidate.model)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"candidate {candidate.name!r}: {error}") from None
+
+
+def _tags(config: ExperimentConfig, data: Any, sources: list[str]) -> dict[str, str]:
+    return {
+        "data_hash": data.data_hash,
+        "data_sources": ",".join(sources),
+        "git_commit": _git_commit(),
+        "config_file": str(config.path),
+        "experiment_file": config.name,
+        "evaluation": "leave-one-report-out over real (gold) reports",
+    }
 
 
 def run_experiment(
@@ -78,67 +127,127 @@ def run_experiment(
     package_dir: str | Path | None = None,
     experiment_name: str = DEFAULT_EXPERIMENT,
     labels_dir: Path | None = None,
-    on_fold: Callable[[int, int, str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> ExperimentOutcome:
-    """Train ``config``, log the run to ``tracking_uri`` and package the model."""
+    """Train ``config`` (every candidate of its search), log to ``tracking_uri``, package."""
     offline_environment()
+    candidates = expand_candidates(config)
+    metric = search_metric(config)
+    _check_candidates(candidates)
     check_tracking(tracking_uri)
+
+    from train.data import load_paragraphs
+    from train.train import cross_validate, prepare_data
+
+    datasets: dict[tuple[str, ...], Any] = {}
+
+    def data_for(sources: list[str]) -> Any:
+        key = tuple(sources)
+        if key not in datasets:
+            datasets[key] = prepare_data(load_paragraphs(sources, labels_dir),
+                                         config.scored_sources)
+        return datasets[key]
+
+    first = data_for(candidates[0].sources)
+    if reporter is not None:
+        reporter.start(len(candidates), len(set(first.report_ids[first.scored])))
+
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment_name)
+    is_search = len(candidates) > 1
+    with mlflow.start_run(run_name=config.name) as run:
+        mlflow.set_tags({**_tags(config, first, candidates[0].sources),
+                         "mlflow.note.content": config.description,
+                         "run_kind": "search" if is_search else "single"})
+        evaluations, board = [], []
+        for index, candidate in enumerate(candidates):
+            if reporter is not None:
+                reporter.candidate(index, candidate.name)
+            data = data_for(candidate.sources)
+            evaluation = cross_validate(data, candidate.features, candidate.model,
+                                        reporter.fold if reporter is not None else None)
+            evaluations.append(evaluation)
+            child_id = run.info.run_id
+            if is_search:
+                with mlflow.start_run(run_name=candidate.name, nested=True) as child:
+                    mlflow.log_params(flat_params(candidate))
+                    mlflow.set_tags({**_tags(config, data, candidate.sources),
+                                     "run_kind": "candidate", "parent_name": config.name})
+                    mlflow.log_metrics(evaluation.metrics)
+                    child_id = child.info.run_id
+            board.append({"candidate": candidate.name, "run_id": child_id,
+                          **{m: round(evaluation.metrics[m], 4) for m in SUMMARY_METRICS}})
+        best = max(range(len(candidates)), key=lambda i: evaluations[i].metrics[metric])
+        winner = candidates[best]
+        board.sort(key=lambda row: -row[metric])
+        if reporter is not None:
+            reporter.finishing(f"refitting {winner.name} on all data, logging")
+        outcome = _log_winner(config, winner, data_for(winner.sources), evaluations[best],
+                              board, run.info.run_id, tracking_uri, package_dir, labels_dir)
+    outcome.leaderboard = board
+    outcome.winner = winner.name
+    return outcome
+
+
+def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluation: Any,
+                board: list[dict[str, Any]], run_id: str, tracking_uri: str,
+                package_dir: str | Path | None, labels_dir: Path | None) -> ExperimentOutcome:
+    """Refit the winner on every row and log it in full on the active (parent) run."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
 
     from train.data import load_paragraphs
     from train.package import save_model
     from train.train import train_and_evaluate
 
-    dataset = load_paragraphs(config.sources, labels_dir)
-    result = train_and_evaluate(dataset, config.features, config.model,
-                                scored_sources=config.scored_sources, on_fold=on_fold)
-
-    import mlflow
-    import pandas as pd
-    from mlflow.models import infer_signature
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_name)
-    with mlflow.start_run(run_name=config.name) as run:
-        mlflow.log_params(config.params())
-        mlflow.set_tags({
-            "data_hash": result.data_hash,
-            "data_sources": ",".join(config.sources),
-            "git_commit": _git_commit(),
-            "config_file": str(config.path),
-            "evaluation": "leave-one-report-out over real (gold) reports",
-            "mlflow.note.content": config.description,
-        })
-        mlflow.log_metrics(result.metrics)
-        mlflow.log_metric("n_paragraphs", result.n_paragraphs)
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(result, config, Path(tmp))
-            mlflow.log_artifacts(tmp, artifact_path="evaluation")
-        example = pd.DataFrame({"text": result.scored_texts[:3]})
-        signature = infer_signature(example, result.pipeline.predict_proba(example))
-        mlflow.sklearn.log_model(
-            sk_model=result.pipeline,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        )
-        package = Path(package_dir) if package_dir else (Path(config.package)
-                                                          if config.package else None)
-        if package is not None:
-            save_model(result.pipeline, {
-                "experiment": config.name,
-                "labels": result.labels,
-                "thresholds": result.thresholds,
-                "metrics": result.metrics,
-                "evaluation": "Leave-one-report-out cross-validation over the real (gold) "
-                              "reports; authored and silver paragraphs only ever train.",
-                "training_data": {"sha256": result.data_hash, "sources": config.sources,
-                                  "paragraphs": result.n_paragraphs, "counts": result.counts},
-                "features": config.features,
-                "model": config.model,
-                "mlflow_run_id": run.info.run_id,
-                "mlflow_tracking_uri": tracking_uri,
-            }, package)
-            mlflow.log_artifacts(str(package), artifact_path="packaged_model")
-    return ExperimentOutcome(run.info.run_id, result.metrics, package)
+    result = train_and_evaluate(load_paragraphs(winner.sources, labels_dir), winner.features,
+                                winner.model, scored_sources=config.scored_sources,
+                                evaluation=evaluation)
+    mlflow.log_params(flat_params(winner))
+    mlflow.log_metrics(result.metrics)
+    mlflow.log_metric("n_paragraphs", result.n_paragraphs)
+    mlflow.set_tags({"winner": winner.name, "data_hash": result.data_hash,
+                     "data_sources": ",".join(winner.sources)})
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_artifacts(result, config, Path(tmp))
+        if len(board) > 1:
+            _write_leaderboard(board, Path(tmp) / "leaderboard.csv")
+        mlflow.log_artifacts(tmp, artifact_path="evaluation")
+    example = pd.DataFrame({"text": result.scored_texts[:3]})
+    signature = infer_signature(example, result.pipeline.predict_proba(example))
+    info = mlflow.sklearn.log_model(
+        sk_model=result.pipeline,
+        name="model",
+        signature=signature,
+        input_example=example,
+        pyfunc_predict_fn="predict_proba",
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        registered_model_name=config.register,
+    )
+    package = Path(package_dir) if package_dir else (Path(config.package)
+                                                      if config.package else None)
+    if package is not None:
+        save_model(result.pipeline, {
+            "experiment": config.name,
+            "candidate": winner.name,
+            "labels": result.labels,
+            "thresholds": result.thresholds,
+            "metrics": result.metrics,
+            "evaluation": "Leave-one-report-out cross-validation over the real (gold) "
+                          "reports; authored and silver paragraphs only ever train. "
+                          + ("The winner of a search: its score is the best of "
+                             f"{len(board)} and so optimistic." if len(board) > 1 else ""),
+            "training_data": {"sha256": result.data_hash, "sources": winner.sources,
+                              "paragraphs": result.n_paragraphs, "counts": result.counts},
+            "features": winner.features,
+            "model": winner.model,
+            "mlflow_run_id": run_id,
+            "mlflow_tracking_uri": tracking_uri,
+        }, package)
+        mlflow.log_artifacts(str(package), artifact_path="packaged_model")
+    version = getattr(info, "registered_model_version", None)
+    return ExperimentOutcome(run_id, result.metrics, package,
+                             registered_version=str(version) if version else None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = ["TrackingError", "check_tracking", "offline_environment", "resolve_tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "cppcc-themes"
+CONNECT_TIMEOUT_SECONDS = 3.0
 
 
 class TrackingError(RuntimeError):
@@ -37,6 +40,8 @@ def check_tracking(uri: str) -> None:
         folder = Path(uri.removeprefix("sqlite:///")).parent
         if not folder.exists() or not os.access(folder, os.W_OK):
             raise TrackingError(f"{uri}: folder {folder} does not exist or is not writable")
+    if uri.startswith(("http://", "https://")):
+        _check_server_port(uri)
     from mlflow.tracking import MlflowClient
 
     try:
@@ -45,3 +50,16 @@ def check_tracking(uri: str) -> None:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise TrackingError(f"{uri}: tracking store unreachable ({type(error).__name__}: "
                             f"{first_line[:200]})") from None
+
+
+def _check_server_port(uri: str) -> None:
+    """A plain TCP connect with a short timeout: a dead or unroutable server fails in seconds."""
+    parts = urlsplit(uri)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port),
+                                      timeout=CONNECT_TIMEOUT_SECONDS):
+            pass
+    except OSError as error:
+        raise TrackingError(f"{uri}: tracking store unreachable (cannot connect to "
+                            f"{parts.hostname}:{port}: {error})") from None

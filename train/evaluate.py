@@ -7,13 +7,26 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
+    brier_score_loss,
     classification_report,
+    f1_score,
     multilabel_confusion_matrix,
     precision_recall_fscore_support,
 )
 
-__all__ = ["compute_metrics", "confusion_matrices", "cross_val_predict_by_report", "report_text"]
+__all__ = [
+    "bootstrap_macro_f1",
+    "calibration_summary",
+    "compute_metrics",
+    "confusion_matrices",
+    "cross_val_predict_by_report",
+    "error_records",
+    "per_report_macro_f1",
+    "report_text",
+    "top_features",
+]
 
 
 def cross_val_predict_by_report(
@@ -23,29 +36,38 @@ def cross_val_predict_by_report(
     report_ids: Sequence[str],
     scored: np.ndarray,
     on_fold: Callable[[int, int, str], None] | None = None,
-) -> np.ndarray:
-    """Leave one report out: out-of-fold theme probabilities for every scored row.
+    tune_on: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leave one report out: out-of-fold theme probabilities and decisions for scored rows.
 
     Each fold holds out one report that has scored rows; the model trains on every row of
     every other report (scored or not, so authored and silver text may help it) and predicts
     the held-out report's scored rows. Unscored rows never sit in a test fold. Rows not scored
-    come back as NaN.
+    come back as NaN (probabilities) and 0 (decisions). Decisions use each fold's own
+    thresholds, never the final model's. The classifier gets the training fold's report ids
+    (and ``tune_on``, the rows whose scores may tune thresholds), so anything it tunes is
+    tuned on that fold alone.
     """
     texts = np.asarray(texts, dtype=object)
     report_ids = np.asarray(report_ids, dtype=object)
     scored = np.asarray(scored, dtype=bool)
+    tune_on = scored if tune_on is None else np.asarray(tune_on, dtype=bool)
     held_out_reports = sorted(set(report_ids[scored]))
     if len(held_out_reports) < 2:
         raise ValueError("grouped cross-validation needs at least two scored reports")
     probabilities = np.full(Y.shape, np.nan)
+    predictions = np.zeros(Y.shape, dtype=int)
     for fold, report in enumerate(held_out_reports):
         test = scored & (report_ids == report)
         train = report_ids != report
-        model = clone(pipeline).fit(list(texts[train]), Y[train])
+        model = clone(pipeline).fit(list(texts[train]), Y[train],
+                                    classifier__groups=list(report_ids[train]),
+                                    classifier__tune_on=tune_on[train])
         probabilities[test] = model.predict_proba(list(texts[test]))
+        predictions[test] = (probabilities[test] >= model[-1].thresholds_).astype(int)
         if on_fold is not None:
             on_fold(fold + 1, len(held_out_reports), report)
-    return probabilities
+    return probabilities, predictions
 
 
 def compute_metrics(Y_true: np.ndarray, Y_pred: np.ndarray,
@@ -88,3 +110,109 @@ def confusion_matrices(Y_true: np.ndarray, Y_pred: np.ndarray,
 def report_text(Y_true: np.ndarray, Y_pred: np.ndarray, labels: Sequence[str]) -> str:
     """scikit-learn's classification report over the themes."""
     return classification_report(Y_true, Y_pred, target_names=list(labels), zero_division=0)
+
+
+def per_report_macro_f1(Y_true: np.ndarray, Y_pred: np.ndarray,
+                        report_ids: Sequence[str]) -> dict[str, float]:
+    """Macro-F1 of each held-out report alone: the spread between reports is the real noise."""
+    report_ids = np.asarray(report_ids, dtype=object)
+    return {str(report): float(f1_score(Y_true[report_ids == report],
+                                        Y_pred[report_ids == report],
+                                        average="macro", zero_division=0))
+            for report in sorted(set(report_ids))}
+
+
+def bootstrap_macro_f1(Y_true: np.ndarray, Y_pred: np.ndarray, n_resamples: int = 1000,
+                       confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of macro-F1, resampling paragraphs.
+
+    Paragraphs of one report are not independent, and with four reports a bootstrap over
+    reports is degenerate; this interval is therefore too narrow, a lower bound on the
+    uncertainty. ``per_report_macro_f1`` shows the between-report spread beside it.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(Y_true)
+    scores = np.empty(n_resamples)
+    for i in range(n_resamples):
+        rows = rng.integers(0, n, n)
+        scores[i] = f1_score(Y_true[rows], Y_pred[rows], average="macro", zero_division=0)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def calibration_summary(Y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
+                        n_bins: int = 10) -> dict[str, Any]:
+    """Brier score per theme and overall, and the pooled reliability curve.
+
+    The curve pools every (paragraph, theme) score: mean predicted probability against the
+    observed share of positives, per bin of equal width.
+    """
+    brier = {label: float(brier_score_loss(Y_true[:, i], probabilities[:, i]))
+             for i, label in enumerate(labels)}
+    observed, predicted = calibration_curve(Y_true.ravel(), probabilities.ravel(),
+                                            n_bins=n_bins, strategy="uniform")
+    edges = np.linspace(0, 1, n_bins + 1)
+    counts = np.histogram(probabilities.ravel(), bins=edges)[0]
+    return {
+        "brier": brier,
+        "brier_mean": float(np.mean(list(brier.values()))),
+        "curve": {"predicted": predicted.tolist(), "observed": observed.tolist(),
+                  "bin_counts": [int(c) for c in counts if c > 0]},
+    }
+
+
+def error_records(texts: Sequence[str], report_ids: Sequence[str], Y_true: np.ndarray,
+                  Y_pred: np.ndarray, probabilities: np.ndarray,
+                  labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Every scored paragraph whose predicted theme set differs from the gold one."""
+    records = []
+    for i in np.flatnonzero((Y_true != Y_pred).any(axis=1)):
+        gold = [label for label, y in zip(labels, Y_true[i], strict=True) if y]
+        predicted = [label for label, y in zip(labels, Y_pred[i], strict=True) if y]
+        records.append({
+            "report_id": str(report_ids[i]),
+            "text": texts[i],
+            "gold": gold,
+            "predicted": predicted,
+            "missed": [label for label in gold if label not in predicted],
+            "extra": [label for label in predicted if label not in gold],
+            "scores": {label: round(float(p), 4)
+                       for label, p in zip(labels, probabilities[i], strict=True)},
+        })
+    return records
+
+
+def _binary_weights(estimator: Any) -> np.ndarray | None:
+    """Weight of each feature toward the positive class, for the estimators of the registry."""
+    if hasattr(estimator, "calibrated_classifiers_"):
+        parts = [_binary_weights(c.estimator) for c in estimator.calibrated_classifiers_]
+        parts = [p for p in parts if p is not None]
+        return np.mean(parts, axis=0) if parts else None
+    if hasattr(estimator, "coef_"):
+        return np.asarray(estimator.coef_).ravel()
+    if hasattr(estimator, "feature_log_prob_"):
+        # The joint log-likelihood of a class is X @ feature_log_prob_[class], so the margin
+        # toward the positive class is the row difference.
+        log_prob = estimator.feature_log_prob_
+        return log_prob[1] - log_prob[0]
+    return None
+
+
+def top_features(pipeline: Any, labels: Sequence[str],
+                 n: int = 15) -> dict[str, list[tuple[str, float]]]:
+    """The n features with the largest positive weight for each theme.
+
+    Empty for a theme whose estimator has no linear weights (e.g. it saw one class only).
+    """
+    names = np.asarray(pipeline.named_steps["features"].get_feature_names_out(), dtype=object)
+    ovr = pipeline.named_steps["classifier"].classifier_
+    top: dict[str, list[tuple[str, float]]] = {}
+    for label, estimator in zip(labels, ovr.estimators_, strict=True):
+        weights = _binary_weights(estimator)
+        if weights is None or len(weights) != len(names):
+            top[label] = []
+            continue
+        order = np.argsort(-weights)[:n]
+        top[label] = [(str(names[j]), float(weights[j])) for j in order]
+    return top

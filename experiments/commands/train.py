@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
 
 from experiments.commands import EXIT_FATAL, EXIT_OK, print_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="run an experiment, log it to MLflow, package the model")
+        "train", help="run an experiment (or a search), log it to MLflow, package the model")
     parser.add_argument("config", help="experiment TOML file, e.g. experiments/baseline.toml")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
                         "$MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
@@ -20,35 +20,90 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+class ProgressBar:
+    """Rich progress on stderr: every fold of every candidate, with the time left."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False)
+        self.folds_task: Any = None
+        self.candidates_task: Any = None
+        self.candidates = 0
+
+    def start(self, candidates: int, folds_per_candidate: int) -> None:
+        self.candidates = candidates
+        self.progress.start()
+        self.candidates_task = self.progress.add_task("candidates", total=candidates)
+        self.folds_task = self.progress.add_task("folds", total=candidates * folds_per_candidate)
+
+    def candidate(self, index: int, name: str) -> None:
+        self.progress.update(self.candidates_task, completed=index)
+        if self.candidates > 1:
+            self.progress.console.print(f"candidate {index + 1}/{self.candidates}: {name}")
+
+    def fold(self, done: int, total: int, report: str) -> None:
+        self.progress.advance(self.folds_task)
+        if done == total:
+            self.progress.advance(self.candidates_task)
+
+    def finishing(self, message: str) -> None:
+        self.progress.console.print(message)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     from experiments.config import ConfigError, load_config
+    from experiments.search import expand_candidates, search_metric
     from experiments.tracking import TrackingError, resolve_tracking_uri
 
     try:
         config = load_config(args.config)
+        expand_candidates(config)
+        search_metric(config)
     except ConfigError as error:
         print_error(str(error))
         return EXIT_FATAL
     uri = resolve_tracking_uri(args.tracking_uri)
     from experiments.runner import run_experiment
 
-    def on_fold(done: int, total: int, report: str) -> None:
-        if not args.quiet:
-            print(f"  fold {done}/{total} (held out {report}) done", file=sys.stderr)
-
+    bar = None if args.quiet else ProgressBar()
     try:
-        outcome = run_experiment(config, uri, package_dir=args.output, on_fold=on_fold,
+        outcome = run_experiment(config, uri, package_dir=args.output, reporter=bar,
                                  experiment_name=args.experiment)
     except TrackingError as error:
         print_error(str(error))
         return EXIT_FATAL
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:
         print_error(f"{config.path}: {error}")
         return EXIT_FATAL
+    finally:
+        if bar is not None:
+            bar.stop()
     m = outcome.metrics
     print(f"run {outcome.run_id} in {uri}")
-    print(f"leave-one-report-out on real reports: macro-F1 {m['macro_f1']:.3f}, "
-          f"micro-F1 {m['micro_f1']:.3f}, no-theme F1 {m['none_f1']:.3f}")
+    if len(outcome.leaderboard) > 1:
+        print(f"search over {len(outcome.leaderboard)} candidates; winner: {outcome.winner} "
+              "(its score is the best of many, so optimistic)")
+    print(f"leave-one-report-out on real reports: macro-F1 {m['macro_f1']:.3f} "
+          f"(95% paragraph bootstrap {m['macro_f1_ci_low']:.3f}-{m['macro_f1_ci_high']:.3f}), "
+          f"micro-F1 {m['micro_f1']:.3f}, no-theme F1 {m['none_f1']:.3f}, "
+          f"Brier {m['brier_mean']:.3f}")
     if outcome.package_dir:
         print(f"model packaged in {outcome.package_dir}")
+    if outcome.registered_version:
+        print(f"registered as {config.register} version {outcome.registered_version}")
     return EXIT_OK

@@ -1,6 +1,7 @@
 """The experiment runner against a real MLflow store on a temporary sqlite database."""
 
 import json
+import time
 
 import pytest
 
@@ -48,7 +49,14 @@ def test_run_is_logged_with_params_metrics_tags_and_artifacts(finished_run):
     assert len(run.data.tags["data_hash"]) == 64
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/classification_report.txt", "evaluation/confusion_matrices.json",
-            "evaluation/confusion_matrices.png"} <= artifacts
+            "evaluation/confusion_matrices.png", "evaluation/reliability.png",
+            "evaluation/top_features.png", "evaluation/errors.jsonl",
+            "evaluation/calibration.json"} <= artifacts
+    assert run.data.tags["run_kind"] == "single"
+    assert run.data.metrics["macro_f1_ci_low"] <= run.data.metrics["macro_f1"] \
+        <= run.data.metrics["macro_f1_ci_high"]
+    assert 0.0 <= run.data.metrics["brier_mean"] <= 1.0
+    assert len(run.data.tags["git_commit"]) in (40, len("unknown"))
     meta = json.loads((folder / "model" / "metadata.json").read_text(encoding="utf-8"))
     assert meta["mlflow_run_id"] == run.info.run_id
     assert meta["training_data"]["sha256"] == run.data.tags["data_hash"]
@@ -70,11 +78,112 @@ def test_logged_model_serves_a_text_dataframe_through_pyfunc(finished_run):
     assert scores.shape == (1, 5)
 
 
+def test_error_file_lists_exactly_the_misclassified_gold_paragraphs(finished_run):
+    from mlflow.tracking import MlflowClient
+
+    _, uri, folder = finished_run
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
+    [run] = client.search_runs([experiment.experiment_id])
+    path = client.download_artifacts(run.info.run_id, "evaluation/errors.jsonl", str(folder))
+    with open(path, encoding="utf-8") as handle:
+        errors = [json.loads(line) for line in handle]
+    exact = run.data.metrics["exact_match"]
+    assert len(errors) == round((1 - exact) * 96)
+    for error in errors:
+        assert error["report_id"].startswith("seed-")
+        assert set(error["gold"]) != set(error["predicted"])
+        assert set(error["scores"]) == {"ideology", "economy", "livelihood", "united_front",
+                                        "self_construction"}
+
+
 def test_unreachable_tracking_server_fails_before_training(tmp_path, capsys):
     config = tmp_path / "test.toml"
     config.write_text(CONFIG, encoding="utf-8")
+    started = time.monotonic()
     code = main(["train", str(config), "--tracking-uri", "http://127.0.0.1:9", "--output",
                  str(tmp_path / "model"), "--quiet"])
+    assert time.monotonic() - started < 10
     assert code == 2
     assert "tracking store unreachable" in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
+
+
+SEARCH = """
+name = "tiny-search"
+[data]
+sources = ["gold"]
+[features]
+word_ngrams = [1, 1]
+[search]
+[[search.space]]
+model.classifier = ["logreg"]
+model.C = [1.0, 10.0]
+[[search.space]]
+model.classifier = ["complement_nb"]
+[output]
+register = "tiny-themes"
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search")
+    config = folder / "search.toml"
+    config.write_text(SEARCH, encoding="utf-8")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    code = main(["train", str(config), "--tracking-uri", uri, "--output",
+                 str(folder / "model"), "--quiet"])
+    return code, uri, folder
+
+
+def test_search_logs_each_candidate_as_a_child_of_one_parent(finished_search):
+    from mlflow.tracking import MlflowClient
+
+    code, uri, _ = finished_search
+    assert code == 0
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [r for r in runs if r.data.tags.get("run_kind") == "search"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 3
+    assert {c.data.params["model.classifier"] for c in children} == {"logreg", "complement_nb"}
+    best = max(children, key=lambda c: c.data.metrics["macro_f1"])
+    assert parent.data.metrics["macro_f1"] == best.data.metrics["macro_f1"]
+    assert parent.data.tags["winner"] == best.info.run_name
+
+
+def test_search_packages_and_registers_the_winner(finished_search):
+    from mlflow.tracking import MlflowClient
+
+    _, uri, folder = finished_search
+    client = MlflowClient(tracking_uri=uri)
+    [version] = client.search_model_versions("name = 'tiny-themes'")
+    meta = json.loads((folder / "model" / "metadata.json").read_text(encoding="utf-8"))
+    assert version.run_id == meta["mlflow_run_id"]
+    parent = client.get_run(version.run_id)
+    assert meta["candidate"] == parent.data.tags["winner"]
+
+
+def test_compare_prints_the_ranking_read_back_from_mlflow(finished_search, capsys):
+    from mlflow.tracking import MlflowClient
+
+    _, uri, _ = finished_search
+    capsys.readouterr()
+    assert main(["compare", "--tracking-uri", uri, "--format", "markdown"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    names = [line.split(" | ")[2] for line in lines[1:]]
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
+    children = [r for r in client.search_runs([experiment.experiment_id])
+                if r.data.tags.get("run_kind") == "candidate"]
+    expected = [r.info.run_name for r in sorted(children,
+                                                key=lambda r: -r.data.metrics["macro_f1"])]
+    assert names == expected
+
+
+def test_compare_names_a_missing_experiment(finished_search, capsys):
+    _, uri, _ = finished_search
+    assert main(["compare", "no-such-experiment", "--tracking-uri", uri]) == 2
+    assert "no-such-experiment" in capsys.readouterr().err
