@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from features.clean import clean_text, split_lines
 from features.normalize import normalize_text
 
-__all__ = ["Paragraph", "heading_level", "segment_report", "split_paragraphs"]
+__all__ = ["Paragraph", "cut_overlong", "heading_level", "segment_report", "split_paragraphs"]
 
 # Heading markers, outermost first. The level orders nesting: a new heading closes every
 # heading of the same or a deeper level.
@@ -27,6 +27,10 @@ _MAX_HEADING_CHARS = 60
 _PARAGRAPH_GAP = re.compile(
     r"(?<=[\u4e00-\u9fff。！？!?:：;；”」])[ \t\u3000]+(?=[\u4e00-\u9fff“「(（●])")
 _LONG_LINE = 150
+# Longer than any real paragraph: a report whose line breaks were lost. It is cut at sentence
+# ends so that no single "paragraph" holds a whole report.
+_MAX_PARAGRAPH_CHARS = 3000
+_SENTENCE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’\"」』)）]*|$)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ def heading_level(line: str) -> int | None:
     A heading is short and announces a section; a bullet such as ``一是…。`` followed by
     sentences of content is a body paragraph even though it starts with a marker.
     """
+    if len(line) > 3 * _MAX_HEADING_CHARS:  # normalising never shrinks a line this much
+        return None
     text = normalize_text(line)
     if len(text) > _MAX_HEADING_CHARS:
         return None
@@ -57,14 +63,39 @@ def heading_level(line: str) -> int | None:
     return None
 
 
+def cut_overlong(paragraph: str, limit: int = _MAX_PARAGRAPH_CHARS) -> list[str]:
+    """Cut a paragraph longer than ``limit`` at sentence ends into pieces of at most ``limit``.
+
+    A sentence longer than ``limit`` is cut hard. One pass over the text: linear time.
+    """
+    if len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    current = ""
+    for match in _SENTENCE.finditer(paragraph):
+        sentence = match.group()
+        if not sentence:
+            continue
+        if current and len(current) + len(sentence) > limit:
+            pieces.append(current)
+            current = ""
+        while len(sentence) > limit:
+            pieces.append(sentence[:limit])
+            sentence = sentence[limit:]
+        current += sentence
+    if current:
+        pieces.append(current)
+    return pieces
+
+
 def split_paragraphs(text: str) -> list[str]:
     """Split cleaned text into paragraph strings: one per line, long lines cut at gaps."""
     paragraphs: list[str] = []
     for line in split_lines(text):
-        if len(line) >= _LONG_LINE:
-            paragraphs.extend(part.strip() for part in _PARAGRAPH_GAP.split(line) if part.strip())
-        else:
-            paragraphs.append(line)
+        parts = _PARAGRAPH_GAP.split(line) if len(line) >= _LONG_LINE else [line]
+        for part in parts:
+            if part.strip():
+                paragraphs.extend(cut_overlong(part.strip()))
     return paragraphs
 
 

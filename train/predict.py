@@ -1,26 +1,49 @@
-"""Applying a packaged model: paragraphs in, themes and scores out.
+"""Applying a packaged model: paragraphs in, themes, scores and evidence out.
 
 This is the tagging path: it imports neither mlflow nor datasets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import concurrent.futures
+import multiprocessing
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from features.readers import read_report
+from features.readers import (
+    STDIN,
+    ReadError,
+    iter_report_paths,
+    read_jsonl_records,
+    read_report,
+    read_stdin,
+)
 from features.segment import segment_report
 
-__all__ = ["Report", "TaggedParagraph", "ThemeModel", "tag_report"]
+__all__ = [
+    "ParagraphList",
+    "Profile",
+    "Report",
+    "TaggedParagraph",
+    "ThemeModel",
+    "tag_path",
+    "tag_paths",
+    "tag_records",
+    "tag_report",
+    "tag_text",
+]
+
+EVIDENCE_SIZE = 5
 
 
 @dataclass
 class TaggedParagraph:
-    """A paragraph with the themes the model gave it and its score per theme."""
+    """A paragraph with the themes the model gave it, its score per theme, and per assigned
+    theme the n-grams that pushed that theme most (feature value × coefficient)."""
 
     report: str
     id: str
@@ -29,9 +52,35 @@ class TaggedParagraph:
     text: str
     themes: list[str]
     scores: dict[str, float]
+    evidence: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class ParagraphList(list):
+    """The tagged paragraphs of a report; ``.to_frame()`` gives one row per paragraph."""
+
+    def to_frame(self):
+        """A pandas DataFrame: one row per paragraph, one ``score_<theme>`` column per theme."""
+        import pandas as pd
+
+        rows = []
+        for paragraph in self:
+            row = {k: v for k, v in paragraph.to_dict().items() if k not in ("scores",)}
+            row.update({f"score_{theme}": s for theme, s in paragraph.scores.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+class Profile(dict):
+    """Per theme (and ``none``): paragraphs, share of paragraphs, share of characters."""
+
+    def to_frame(self):
+        """A pandas DataFrame indexed by theme."""
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(self, orient="index").rename_axis("theme")
 
 
 @dataclass
@@ -39,24 +88,82 @@ class Report:
     """A tagged report: its paragraphs and its theme profile."""
 
     name: str
-    paragraphs: list[TaggedParagraph] = field(default_factory=list)
+    paragraphs: ParagraphList = field(default_factory=ParagraphList)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paragraphs, ParagraphList):
+            self.paragraphs = ParagraphList(self.paragraphs)
 
     @property
-    def profile(self) -> dict[str, dict[str, float]]:
-        """Share of paragraphs and of characters per theme, plus ``none``."""
+    def profile(self) -> Profile:
+        """Share of paragraphs and of characters per theme, plus ``none`` (no theme)."""
         themes = list(self.paragraphs[0].scores) if self.paragraphs else []
         total_paragraphs = len(self.paragraphs) or 1
         total_chars = sum(len(p.text) for p in self.paragraphs) or 1
-        profile = {}
+        profile = Profile()
         for theme in [*themes, "none"]:
             members = [p for p in self.paragraphs
                        if (theme in p.themes if theme != "none" else not p.themes)]
+            chars = sum(len(p.text) for p in members)
             profile[theme] = {
                 "paragraphs": len(members),
-                "paragraph_share": len(members) / total_paragraphs,
-                "char_share": sum(len(p.text) for p in members) / total_chars,
+                "paragraph_share": round(len(members) / total_paragraphs, 4),
+                "chars": chars,
+                "char_share": round(chars / total_chars, 4),
             }
         return profile
+
+    def to_frame(self):
+        """The paragraphs as a pandas DataFrame (see ``ParagraphList.to_frame``)."""
+        return self.paragraphs.to_frame()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report": self.name, "source": self.source, "profile": dict(self.profile),
+                "paragraphs": [p.to_dict() for p in self.paragraphs]}
+
+
+def _linear_coefficients(estimator: Any) -> np.ndarray | None:
+    """The coefficient row of a fitted binary classifier, or None if it has none.
+
+    A calibrated classifier holds one fitted copy per calibration fold; their mean is the
+    direction the calibrated score follows.
+    """
+    coef = getattr(estimator, "coef_", None)
+    if coef is not None:
+        return np.asarray(coef).reshape(-1)
+    calibrated = getattr(estimator, "calibrated_classifiers_", None)
+    if calibrated:
+        rows = [_linear_coefficients(getattr(c, "estimator", None)) for c in calibrated]
+        if rows and all(r is not None for r in rows):
+            return np.mean(rows, axis=0)
+    return None
+
+
+def theme_coefficients(classifier: Any, n_labels: int, n_features: int) -> np.ndarray | None:
+    """Coefficients per theme (rows) and feature (columns) of a fitted multi-label classifier.
+
+    Accepts ``MultiLabelThemeClassifier`` (its ``classifier_``), a ``OneVsRestClassifier`` or
+    a linear model with one row per theme; None when the estimators are not linear.
+    """
+    inner = getattr(classifier, "classifier_", classifier)
+    estimators = getattr(inner, "estimators_", None)
+    if estimators is None:
+        coef = getattr(inner, "coef_", None)
+        if coef is not None and np.shape(coef) == (n_labels, n_features):
+            return np.asarray(coef)
+        return None
+    if len(estimators) != n_labels:
+        return None
+    rows = []
+    for estimator in estimators:
+        row = _linear_coefficients(estimator)
+        # A theme seen with one class only gets a constant predictor: no n-gram pushes it.
+        rows.append(row if row is not None and row.size == n_features
+                    else np.zeros(n_features) if hasattr(estimator, "y_") else None)
+    if any(row is None for row in rows):
+        return None
+    return np.vstack(rows)
 
 
 class ThemeModel:
@@ -67,19 +174,83 @@ class ThemeModel:
         self.metadata = metadata
         self.labels: list[str] = list(metadata["labels"])
         self.thresholds = np.asarray([metadata["thresholds"][label] for label in self.labels])
+        self._explainer: tuple[np.ndarray, np.ndarray] | None | bool = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_explainer"] = False  # recomputed where it is needed, not shipped to workers
+        return state
+
+    def _steps(self) -> tuple[Any, Any] | None:
+        """(feature transformer, final classifier) of a scikit-learn Pipeline, else None."""
+        steps = getattr(self.pipeline, "steps", None)
+        if not steps or len(steps) < 2:
+            return None
+        return self.pipeline[:-1], steps[-1][1]
+
+    def _feature_names_and_coefficients(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self._explainer is False:
+            self._explainer = None
+            steps = self._steps()
+            vectorizer = self.pipeline.steps[-2][1] if steps else None
+            if vectorizer is not None and hasattr(vectorizer, "get_feature_names_out"):
+                try:
+                    names = np.asarray([n.split("__", 1)[-1]
+                                        for n in vectorizer.get_feature_names_out()])
+                except (AttributeError, ValueError, TypeError):
+                    names = None
+                if names is not None:
+                    coef = theme_coefficients(steps[1], len(self.labels), len(names))
+                    if coef is not None:
+                        self._explainer = (names, coef)
+        return self._explainer or None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability per theme for each paragraph text."""
+        return self._features_and_proba(texts)[1]
+
+    def _features_and_proba(self, texts: Sequence[str]) -> tuple[Any, np.ndarray]:
+        texts = list(texts)
         if not texts:
-            return np.zeros((0, len(self.labels)))
-        return self.pipeline.predict_proba(list(texts))
+            return None, np.zeros((0, len(self.labels)))
+        steps = self._steps()
+        if steps is None:
+            return None, self.pipeline.predict_proba(texts)
+        features = steps[0].transform(texts)
+        return features, steps[1].predict_proba(features)
+
+    def explain(self, features: Any, row: int, themes: Sequence[str],
+                size: int = EVIDENCE_SIZE) -> dict[str, dict[str, float]]:
+        """For each theme, the n-grams of paragraph ``row`` with the largest positive
+        feature value × coefficient; empty when the model is not linear."""
+        explainer = self._feature_names_and_coefficients()
+        if explainer is None or features is None or not themes:
+            return {}
+        names, coef = explainer
+        vector = features[row]
+        if hasattr(vector, "tocsr"):
+            vector = vector.tocsr()
+            columns, values = vector.indices, vector.data
+        else:
+            values = np.asarray(vector).reshape(-1)
+            columns = np.flatnonzero(values)
+            values = values[columns]
+        evidence = {}
+        for theme in themes:
+            contributions = values * coef[self.labels.index(theme), columns]
+            order = np.argsort(-contributions)[:size]
+            evidence[theme] = {str(names[columns[i]]): round(float(contributions[i]), 4)
+                               for i in order if contributions[i] > 0}
+        return evidence
 
     def tag(self, texts: Sequence[str], *, report: str = "", ids: Sequence[str] | None = None,
             headings: Sequence[str | None] | None = None) -> list[TaggedParagraph]:
         """Tag paragraph texts; ``ids`` and ``headings`` are carried through when given."""
+        if isinstance(texts, str):
+            raise TypeError("pass a list of paragraphs, not a single string")
         texts = list(texts)
-        probabilities = self.predict_proba(texts)
-        tagged = []
+        features, probabilities = self._features_and_proba(texts)
+        tagged = ParagraphList()
         for index, (text, row) in enumerate(zip(texts, probabilities, strict=True)):
             themes = [label for label, p, t in zip(self.labels, row, self.thresholds, strict=True)
                       if p >= t]
@@ -92,29 +263,125 @@ class ThemeModel:
                 themes=themes,
                 scores={label: round(float(p), 4) for label, p in zip(self.labels, row,
                                                                        strict=True)},
+                evidence=self.explain(features, index, themes),
             ))
         return tagged
 
 
-def tag_text(model: ThemeModel, raw_text: str, name: str) -> Report:
+def tag_text(model: ThemeModel, raw_text: str, name: str, source: str = "") -> Report:
     """Segment raw report text and tag every paragraph."""
     paragraphs = segment_report(raw_text)
     tagged = model.tag([p.text for p in paragraphs], report=name,
                        headings=[p.heading for p in paragraphs])
-    for paragraph, source in zip(tagged, paragraphs, strict=True):
-        paragraph.index = source.index
-    return Report(name=name, paragraphs=tagged)
+    for paragraph, segment in zip(tagged, paragraphs, strict=True):
+        paragraph.index = segment.index
+    return Report(name=name, paragraphs=tagged, source=source)
 
 
 def tag_report(model: ThemeModel, path: str | Path) -> Report:
-    """Read, clean, segment and tag one report file."""
+    """Read, clean, segment and tag one report file (.txt, .docx, .pdf, .html)."""
     path = Path(path)
-    return tag_text(model, read_report(path), path.stem)
+    return tag_text(model, read_report(path), path.stem, str(path))
 
 
-def tag_records(model: ThemeModel, records: Iterable[dict[str, Any]], name: str) -> Report:
+def tag_records(model: ThemeModel, records: Iterable[dict[str, Any]], name: str,
+                source: str = "") -> Report:
     """Tag ready paragraphs, one per ``{"id", "text"}`` record, keeping their ids."""
     records = list(records)
     tagged = model.tag([r["text"] for r in records], report=name,
                        ids=[str(r.get("id", i)) for i, r in enumerate(records)])
-    return Report(name=name, paragraphs=tagged)
+    return Report(name=name, paragraphs=tagged, source=source)
+
+
+def tag_path(model: ThemeModel, path: str | Path) -> Report:
+    """Tag one input: a report file, a ``.jsonl`` of ready paragraphs, or ``-`` (stdin)."""
+    if str(path) == STDIN:
+        return tag_text(model, read_stdin(), "stdin", STDIN)
+    path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        return tag_records(model, read_jsonl_records(path), path.stem, str(path))
+    return tag_report(model, path)
+
+
+def _tag_safely(model: ThemeModel, path: str | Path) -> Report | ReadError:
+    """Tag one input; any failure becomes a one-line ReadError so a batch goes on."""
+    try:
+        return tag_path(model, path)
+    except ReadError as error:
+        return error
+    except Exception as error:  # a damaged file can trip any parser; name it, go on
+        return ReadError(f"{path}: cannot be tagged ({type(error).__name__}: {error})")
+
+
+_worker_model: ThemeModel | None = None
+# fork shares the loaded model and works whatever the main module is (a script on stdin,
+# `python -c`); callers must not hold locks in other threads meanwhile (the CLI's progress bar
+# refreshes from the main thread). Elsewhere, spawn.
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _start_worker(model_or_dir: ThemeModel | str) -> None:
+    global _worker_model
+    _worker_model = _as_model(model_or_dir)
+
+
+def _tag_in_worker(path: str) -> Report | ReadError:
+    return _tag_safely(_worker_model, path)
+
+
+def _as_model(model_or_dir: ThemeModel | str | Path) -> ThemeModel:
+    if isinstance(model_or_dir, ThemeModel):
+        return model_or_dir
+    from train.package import load_model
+
+    return load_model(model_or_dir)
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[str | ReadError]:
+    """The files behind the inputs (folders searched recursively), in order; an input that
+    cannot be expanded stands as its ReadError."""
+    expanded: list[str | ReadError] = []
+    for raw in inputs:
+        try:
+            expanded.extend(str(path) for path in iter_report_paths(raw))
+        except ReadError as error:
+            expanded.append(error)
+    return expanded
+
+
+def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path],
+              workers: int = 1) -> Iterator[tuple[str, Report | ReadError]]:
+    """Tag many inputs; yield ``(path, Report or ReadError)`` per file, in input order.
+
+    Inputs are report files, folders (searched recursively), ``.jsonl`` files and ``-`` for
+    stdin. With ``workers > 1`` files are tagged in that many processes; the results are the
+    same as with one, and come in the same order. A bad file yields its error and the rest go
+    on. A bad model raises ``ModelLoadError`` before anything is tagged.
+    """
+    model = _as_model(model_or_dir)
+    jobs = expand_inputs(inputs)
+    files = [job for job in jobs if isinstance(job, str) and job != STDIN]
+    if workers <= 1 or len(files) <= 1:
+        for job in jobs:
+            if isinstance(job, ReadError):
+                yield _error_path(job), job
+            else:
+                yield job, _tag_safely(model, job)
+        return
+    context = multiprocessing.get_context(_START_METHOD)
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(workers, len(files)), mp_context=context,
+            initializer=_start_worker, initargs=(model,)) as pool:
+        results = pool.map(_tag_in_worker, files)
+        for job in jobs:
+            if isinstance(job, ReadError):
+                yield _error_path(job), job
+            elif job == STDIN:
+                yield job, _tag_safely(model, job)
+            else:
+                yield job, next(results)
+
+
+def _error_path(error: ReadError) -> str:
+    """The path an error message starts with."""
+    return str(error).split(": ", 1)[0]

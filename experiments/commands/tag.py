@@ -10,60 +10,69 @@ import contextlib
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
 
+FORMATS = ["table", "jsonl", "csv", "json"]
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("tag", help="tag reports or ready paragraphs with themes")
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="report file, folder of reports, or .jsonl of {id, text} paragraphs")
-    parser.add_argument("--model", default="models/default", help="packaged model directory")
-    parser.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
+    parser = subparsers.add_parser(
+        "tag", help="tag reports or ready paragraphs with themes",
+        description="Tag report files (.txt in any Chinese encoding, .docx, .pdf, .html), "
+                    "folders of them (recursively), .jsonl files of {id, text} paragraphs, "
+                    "or - for standard input.")
+    add_input_arguments(parser)
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="table (default), jsonl (one paragraph per line), csv, or json "
+                             "(one object per report with its profile)")
     parser.add_argument("--output", help="write here instead of standard output")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write a readable HTML page of the tagged reports")
     parser.set_defaults(func=run)
 
 
-def _iter_inputs(paths: Sequence[str]) -> Iterator[Path]:
-    from features.readers import iter_report_paths
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments ``tag`` and ``profile`` share: inputs, model, workers, progress."""
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="report file, folder of reports, .jsonl of {id, text} paragraphs, "
+                             "or - for standard input")
+    parser.add_argument("--model", default="models/default", help="packaged model directory")
+    parser.add_argument("--workers", type=_positive_int, default=1,
+                        help="tag files in this many processes (same results, same order)")
+    parser.add_argument("--progress", action="store_true",
+                        help="show a progress bar even when stderr is not a terminal")
 
-    for raw in paths:
-        yield from iter_report_paths(Path(raw))
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
 
 
-def _jsonl_records(path: Path) -> list[dict[str, Any]]:
-    from features.readers import ReadError
-
-    records = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise ReadError(f"{path}:{number}: line is not JSON") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise ReadError(f"{path}:{number}: object has no string 'text'")
-            records.append(record)
-    if not records:
-        raise ReadError(f"{path}: no paragraphs")
-    return records
+def _evidence_text(evidence: dict[str, dict[str, float]], per_theme: int = 5) -> str:
+    return "; ".join(f"{theme}: " + ", ".join(f"{gram} +{w:.2f}"
+                                                for gram, w in list(grams.items())[:per_theme])
+                     for theme, grams in evidence.items() if grams)
 
 
 class _Writer:
-    """Writes tagged paragraphs as they come, in one of the output formats."""
+    """Writes tagged reports as they come, in one of the output formats."""
 
     def __init__(self, stream: TextIO, fmt: str, labels: list[str]):
         self.stream, self.fmt, self.labels = stream, fmt, labels
         self.csv = None
+        self.reports_written = 0
         if fmt == "csv":
             self.csv = csv.writer(stream)
             self.csv.writerow(["report", "id", "index", "heading", "text", "themes",
-                               *[f"score_{label}" for label in labels]])
+                               *[f"score_{label}" for label in labels], "evidence"])
+        elif fmt == "json":
+            stream.write("[")
 
     def write(self, report: Any) -> None:
         if self.fmt == "jsonl":
@@ -72,9 +81,18 @@ class _Writer:
         elif self.fmt == "csv":
             for p in report.paragraphs:
                 self.csv.writerow([p.report, p.id, p.index, p.heading or "", p.text,
-                                   ";".join(p.themes), *[p.scores[label] for label in self.labels]])
+                                   ";".join(p.themes), *[p.scores[label] for label in self.labels],
+                                   _evidence_text(p.evidence)])
+        elif self.fmt == "json":
+            separator = ",\n" if self.reports_written else "\n"
+            self.stream.write(separator + json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             self._table(report)
+        self.reports_written += 1
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.stream.write("\n]\n")
 
     def _table(self, report: Any) -> None:
         from rich.console import Console
@@ -84,55 +102,100 @@ class _Writer:
                       show_lines=False, expand=True)
         table.add_column("#", justify="right", width=4)
         table.add_column("paragraph", ratio=3, overflow="ellipsis", no_wrap=True)
-        table.add_column("themes", ratio=1)
-        table.add_column("top score", ratio=1)
+        table.add_column("themes", ratio=1, no_wrap=True)
+        table.add_column("top score", ratio=1, no_wrap=True)
+        table.add_column("evidence", ratio=2, overflow="ellipsis", no_wrap=True)
         for p in report.paragraphs:
             best = max(p.scores, key=p.scores.get)
             table.add_row(str(p.index), p.text, ", ".join(p.themes) or "-",
-                          f"{best} {p.scores[best]:.2f}")
+                          f"{best} {p.scores[best]:.2f}", _evidence_text(p.evidence, 3))
         Console(file=self.stream, width=max(100, Console().width)).print(table)
 
 
-def run(args: argparse.Namespace) -> int:
+def wants_progress(args: argparse.Namespace, files: int) -> bool:
+    """A bar only for many files, and only where a person watches (or ``--progress``)."""
+    return files > 1 and (args.progress or sys.stderr.isatty())
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, total: int) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields a function to call once per file done."""
+    if not enabled:
+        yield lambda name: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # No refresh thread: worker processes are forked while the bar is shown.
+    with Progress(TextColumn("tagging"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True),
+                  auto_refresh=False, transient=True) as progress:
+        task = progress.add_task("", total=total)
+
+        def advance(name: str) -> None:
+            progress.update(task, advance=1, description=name)
+            progress.refresh()
+
+        yield advance
+
+
+def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]]:
+    """(path, Report) for each input that could be tagged; each failure is printed and kept in
+    ``args.errors``."""
+    from features.readers import ReadError
+    from train.predict import expand_inputs, tag_paths
+
+    total = len(expand_inputs(args.paths))
+    args.errors = []
+    with progress_bar(wants_progress(args, total), total) as advance:
+        for path, result in tag_paths(model, args.paths, workers=args.workers):
+            advance(Path(path).name)
+            if isinstance(result, ReadError):
+                print_error(str(result))
+                args.errors.append(str(result))
+                continue
+            yield path, result
+
+
+def load_model_or_none(directory: str) -> Any:
+    """The packaged model, or None after printing why it cannot be used."""
     from train.package import ModelLoadError, load_model
 
     try:
-        model = load_model(args.model)
+        return load_model(directory)
     except ModelLoadError as error:
         print_error(str(error))
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model_or_none(args.model)
+    if model is None:
         return EXIT_FATAL
-    with contextlib.ExitStack() as stack:
-        stream = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
-                  if args.output else sys.stdout)
-        failed, done = _tag_all(model, args.paths, _Writer(stream, args.format, model.labels))
-    if failed:
-        print(f"cppcc-themes: {done} file(s) tagged, {failed} failed", file=sys.stderr)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    reports = []
+    try:
+        with contextlib.ExitStack() as stack:
+            stream = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+                      if args.output else sys.stdout)
+            writer = _Writer(stream, args.format, model.labels)
+            for _, report in tag_inputs(args, model):
+                writer.write(report)
+                if args.html:
+                    reports.append(report)
+            writer.close()
+        if args.html:
+            _write_html(args.html, reports, model.labels, args.errors)
+    except OSError as error:
+        target = error.filename or args.output or "<stdout>"
+        print_error(f"{target}: cannot write ({error.strerror})")
+        return EXIT_FATAL
+    done = len(reports) if args.html else writer.reports_written
+    if args.errors:
+        print(f"cppcc-themes: {done} file(s) tagged, {len(args.errors)} failed", file=sys.stderr)
+    return EXIT_SOME_FAILED if args.errors else EXIT_OK
 
 
-def _tag_all(model: Any, raw_paths: Sequence[str], writer: _Writer) -> tuple[int, int]:
-    """Tag every input, reporting each bad one and going on; return (failed, done)."""
-    from features.readers import ReadError
-    from train.predict import tag_records, tag_report
+def _write_html(path: str, reports: list[Any], labels: list[str], errors: list[str]) -> None:
+    from train.render import render_html
 
-    failed = done = 0
-    for raw in raw_paths:
-        try:
-            paths = list(_iter_inputs([raw]))
-        except ReadError as error:
-            print_error(str(error))
-            failed += 1
-            continue
-        for path in paths:
-            try:
-                if path.suffix.lower() == ".jsonl":
-                    report = tag_records(model, _jsonl_records(path), path.stem)
-                else:
-                    report = tag_report(model, path)
-            except ReadError as error:
-                print_error(str(error))
-                failed += 1
-                continue
-            writer.write(report)
-            done += 1
-    return failed, done
+    Path(path).write_text(render_html(reports, labels, errors), encoding="utf-8")

@@ -1,0 +1,76 @@
+"""``cppcc-themes profile PATH...``: compare the theme profiles of several reports.
+
+Part of the tagging path: it imports neither mlflow nor datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any, TextIO
+
+from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from experiments.commands.tag import add_input_arguments, load_model_or_none, tag_inputs
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "profile", help="compare the theme profiles of reports (table, csv, json, --plot)",
+        description="Tag each report and show its profile: per theme (and none) the share of "
+                    "its paragraphs and of its characters.")
+    add_input_arguments(parser)
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="also draw the profiles side by side as a bar chart (PNG)")
+    parser.set_defaults(func=run)
+
+
+def _write_profiles(stream: TextIO, fmt: str, reports: list[Any], labels: list[str]) -> None:
+    themes = [*labels, "none"]
+    if fmt == "json":
+        json.dump([{"report": r.name, "source": r.source, "paragraphs": len(r.paragraphs),
+                    "profile": dict(r.profile)} for r in reports],
+                  stream, ensure_ascii=False, indent=1)
+        stream.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(stream)
+        writer.writerow(["report", "source", "theme", "paragraphs", "paragraph_share", "chars",
+                         "char_share"])
+        for report in reports:
+            for theme, row in report.profile.items():
+                writer.writerow([report.name, report.source, theme, row["paragraphs"],
+                                 row["paragraph_share"], row["chars"], row["char_share"]])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="theme profiles: share of paragraphs / share of characters")
+        table.add_column("report")
+        table.add_column("paragraphs", justify="right")
+        for theme in themes:
+            table.add_column(theme, justify="right")
+        for report in reports:
+            profile = report.profile
+            table.add_row(report.name, str(len(report.paragraphs)),
+                          *[f"{profile[t]['paragraph_share']:.0%} / {profile[t]['char_share']:.0%}"
+                            for t in themes])
+        Console(file=stream, width=max(120, Console().width)).print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model_or_none(args.model)
+    if model is None:
+        return EXIT_FATAL
+    reports = [report for _, report in tag_inputs(args, model)]
+    _write_profiles(sys.stdout, args.format, reports, model.labels)
+    if args.plot and reports:
+        from train.render import plot_profiles
+
+        try:
+            plot_profiles(reports, model.labels, args.plot)
+        except OSError as error:
+            print_error(f"{args.plot}: cannot write ({error.strerror or error})")
+            return EXIT_FATAL
+    return EXIT_SOME_FAILED if args.errors else EXIT_OK
