@@ -13,7 +13,8 @@ def test_tag_jsonl_keeps_ids_and_follows_the_contract(packaged_model_dir, tmp_pa
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert [r["id"] for r in rows] == ["p-1", "p-2"]
-    assert all(set(r) == {"report", "id", "index", "heading", "text", "themes", "scores"}
+    assert all(set(r) == {"report", "id", "index", "heading", "text", "themes", "scores",
+                          "evidence"}
                for r in rows)
     assert rows[0]["report"] == "paragraphs" and rows[1]["index"] == 1
     assert set(rows[0]["scores"]) == {"ideology", "economy", "livelihood", "united_front",
