@@ -190,7 +190,9 @@ class ThemeModel:
 
     def _feature_names_and_coefficients(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self._explainer is False:
-            self._explainer = None
+            # Threads of one process (a Dask worker) may get here at once: publish only the
+            # finished result, never a placeholder another thread would read as "no explainer".
+            explainer = None
             steps = self._steps()
             vectorizer = self.pipeline.steps[-2][1] if steps else None
             if vectorizer is not None and hasattr(vectorizer, "get_feature_names_out"):
@@ -202,7 +204,8 @@ class ThemeModel:
                 if names is not None:
                     coef = theme_coefficients(steps[1], len(self.labels), len(names))
                     if coef is not None:
-                        self._explainer = (names, coef)
+                        explainer = (names, coef)
+            self._explainer = explainer
         return self._explainer or None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -45,6 +45,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tag files in this many processes (same results, same order)")
     parser.add_argument("--progress", action="store_true",
                         help="show a progress bar even when stderr is not a terminal")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="tag on the Dask cluster at ADDRESS, e.g. tcp://host:8786")
 
 
 def _positive_int(value: str) -> int:
@@ -148,7 +150,12 @@ def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]
     total = len(expand_inputs(args.paths))
     args.errors = []
     with progress_bar(wants_progress(args, total), total) as advance:
-        for path, result in tag_paths(model, args.paths, workers=args.workers):
+        if getattr(args, "dask", None):
+            from experiments.dask_cluster import tag_paths_for_cli
+            results = tag_paths_for_cli(model, args.paths, args.dask)
+        else:
+            results = tag_paths(model, args.paths, workers=args.workers)
+        for path, result in results:
             advance(Path(path).name)
             if isinstance(result, ReadError):
                 print_error(str(result))
