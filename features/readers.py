@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import statistics
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # Elements whose text a reader of the page never sees.
 _INVISIBLE_TAGS = ("head", "script", "style", "noscript", "template", "svg", "iframe", "object")
+# Page chrome around the report: menus, link lists, site footers.
+_CHROME_TAGS = ("nav", "footer", "aside", "[role=navigation]")
 _BLOCK_TAGS = ("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
                "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
                "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td",
@@ -118,42 +119,71 @@ def _read_docx(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _pdf_page_lines(page: Any) -> list[tuple[float, float, str]]:
-    """The text lines of a PDF page as (x, y, text), in reading order."""
+def _pdf_page_lines(page: Any, number: int) -> list[tuple[int, float, float, str]]:
+    """The text lines of a PDF page as (page number, x, y, text), in reading order."""
     lines: list[list[Any]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        text = text.replace("\x00", "")
+        # Some producers' CID fonts come out with a NUL before every character.
+        text = text.replace("\x00", "").strip("\n")
+        if not text:
+            return
         x, y = tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]
-        if text.strip("\n") and (not lines or abs(lines[-1][1] - y) > 1):
-            lines.append([x, y, text.strip("\n")])
-        elif text.strip("\n"):
-            lines[-1][2] += text.strip("\n")
+        if not lines or abs(lines[-1][2] - y) > 1:
+            lines.append([number, x, y, text])
+        else:
+            lines[-1][3] += text
 
     page.extract_text(visitor_text=visit)
-    return [(x, y, text) for x, y, text in lines if text.strip()]
+    return [(n, x, y, text) for n, x, y, text in lines if text.strip()]
 
 
-def _join_pdf_lines(lines: list[tuple[float, float, str]]) -> list[str]:
-    """Join the wrapped lines of a page into paragraphs.
+def _display_width(text: str) -> float:
+    """Width in CJK characters: ASCII letters and digits are half as wide."""
+    return sum(0.5 if ord(char) < 0x2E80 else 1.0 for char in text)
 
-    A new paragraph starts where the gap to the previous line is clearly wider than the page's
-    usual line spacing, or where the line is indented against the page's left margin.
+
+def _join_pdf_lines(lines: list[tuple[int, float, float, str]]) -> list[str]:
+    """Join the wrapped lines of a PDF back into paragraphs.
+
+    A line starts a new paragraph when it is indented against the page's left margin; on a
+    page that spaces its paragraphs (two distinct line gaps), when the gap above it is the
+    wide one; otherwise (no paragraph spacing, or across a page break) when the line above
+    ends short of the usual line width, as a paragraph's last line does.
     """
     if not lines:
         return []
-    gaps = [abs(a[1] - b[1]) for a, b in zip(lines, lines[1:], strict=False)]
-    usual_gap = statistics.median(gaps) if gaps else 0.0
-    margin = min(x for x, _, _ in lines)
-    paragraphs = [lines[0][2]]
-    for (_, previous_y, _), (x, y, text) in zip(lines, lines[1:], strict=False):
-        wide_gap = abs(previous_y - y) > 1.3 * usual_gap
-        indented = x - margin > 8
-        if wide_gap or indented:
+    widths = sorted(_display_width(text) for *_, text in lines)
+    full_width = widths[(3 * len(widths)) // 4]  # most lines of body text are full lines
+    margins: dict[int, float] = {}
+    gaps: dict[int, list[float]] = {}
+    for (page, x, y, _), following in zip(lines, [*lines[1:], None], strict=True):
+        margins[page] = min(margins.get(page, x), x)
+        if following is not None and following[0] == page:
+            gaps.setdefault(page, []).append(abs(y - following[2]))
+    spacing = {page: min(g) for page, g in gaps.items() if max(g) > 1.3 * min(g)}
+    paragraphs = [lines[0][3]]
+    for (page_above, _, y_above, above), (page, x, y, text) in zip(lines, lines[1:],
+                                                                    strict=False):
+        if x - margins[page] > 8:
+            new_paragraph = True
+        elif page == page_above and page in spacing:
+            new_paragraph = abs(y_above - y) > 1.3 * spacing[page]
+        else:
+            new_paragraph = _display_width(above.rstrip()) < 0.9 * full_width
+        if new_paragraph:
             paragraphs.append(text)
         else:
-            paragraphs[-1] += text
+            paragraphs[-1] = _join_wrapped(paragraphs[-1], text)
     return paragraphs
+
+
+def _join_wrapped(before: str, after: str) -> str:
+    """Join a wrapped line to its paragraph: Chinese needs no space at the break."""
+    before, after = before.rstrip(), after.lstrip()
+    if not before or not after or ord(before[-1]) >= 0x2E80 or ord(after[0]) >= 0x2E80:
+        return before + after
+    return f"{before} {after}"
 
 
 def _read_pdf(path: Path) -> str:
@@ -170,9 +200,10 @@ def _read_pdf(path: Path) -> str:
                 opened = 0
             if not opened:
                 raise ReadError(f"{path}: password-protected PDF; remove the password first")
-        paragraphs = []
-        for page in reader.pages:
-            paragraphs.extend(_join_pdf_lines(_pdf_page_lines(page)))
+        lines = []
+        for number, page in enumerate(reader.pages):
+            lines.extend(_pdf_page_lines(page, number))
+        paragraphs = _join_pdf_lines(lines)
     except ReadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, IndexError) as error:
@@ -188,7 +219,7 @@ def html_to_text(markup: str) -> str:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(markup)
-    for tag in _INVISIBLE_TAGS:
+    for tag in (*_INVISIBLE_TAGS, *_CHROME_TAGS):
         for node in tree.css(tag):
             node.decompose()
     for node in tree.css(",".join(_BLOCK_TAGS)):
