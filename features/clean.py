@@ -39,6 +39,7 @@ _RESIDUE_PATTERNS = [
     r"(来源|时间|发布时间|作者)[:：].{0,40}",
     r"(?:(?:下载|打印|全屏|收藏|返回|相关|举报|分享|关闭)\s*){2,}",
 ]
+_MAX_RESIDUE_CHARS = 300
 _RESIDUE = re.compile("|".join(f"(?:{p})" for p in _RESIDUE_PATTERNS))
 
 _SENTENCE_END = "。！？!?;；:：…”’\"』」)）】》"
@@ -47,7 +48,8 @@ _HEADING_START = re.compile(
     r"[一二三四五六七八九十]是|第[一二三四五六七八九十]+[,，、])"
 )
 _CHUNK_MARKER = re.compile(r"^\s*(\d{1,3})、\s*")
-_INLINE_RESIDUE = re.compile(r"点击查看更多\s*[:：>]*\S*")
+# Matched on the raw line, so in both scripts (點擊查看更多 in traditional copies).
+_INLINE_RESIDUE = re.compile(r"[点點][击擊]查看更多\s*[:：>]*\S*")
 
 
 def split_lines(text: str) -> list[str]:
@@ -59,8 +61,12 @@ def split_lines(text: str) -> list[str]:
 def is_residue_line(line: str) -> bool:
     """Tell whether a whole line is web or document residue rather than report text.
 
-    The test runs on the normalised line, so traditional-character residue counts too.
+    The test runs on the normalised line, so traditional-character residue counts too. A line
+    longer than any residue line is report text even if it mentions 版权所有 or ICP: patterns
+    such as ``.*ICP备.*`` would otherwise drop a whole report that lost its line breaks.
     """
+    if len(line) > _MAX_RESIDUE_CHARS:
+        return False
     return _RESIDUE.fullmatch(normalize_text(line)) is not None
 
 

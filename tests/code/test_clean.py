@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from features.clean import is_residue_line, split_lines
+from features.clean import clean_text, is_residue_line, split_lines
 from features.segment import segment_report
 
 INLINE_PROMPT = re.compile(r"点击查看更多\s*[:：>]*\S*")
@@ -76,3 +76,14 @@ def test_page_numbers_are_residue(line):
 @pytest.mark.parametrize("line", ["2023年", "1.加强学习", "20个", "各位委员:"])
 def test_numbers_with_words_are_kept(line):
     assert not is_residue_line(line)
+
+
+def test_a_long_line_mentioning_copyright_is_report_text():
+    line = "加强知识产权保护，打击侵犯版权所有人权益的行为。" * 20
+    assert not is_residue_line(line)
+    assert clean_text(line) == line
+
+
+def test_inline_prompt_goes_in_both_scripts():
+    assert clean_text("1、 會議講話點擊查看更多:會議講話 這次會議的主要任務是。") == \
+        "1、 會議講話 這次會議的主要任務是。"
