@@ -18,7 +18,12 @@ from typing import Any, Protocol
 
 from experiments.config import ExperimentConfig
 from experiments.search import Candidate, expand_candidates, flat_params, search_metric
-from experiments.tracking import DEFAULT_EXPERIMENT, check_tracking, offline_environment
+from experiments.tracking import (
+    DEFAULT_EXPERIMENT,
+    check_tracking,
+    ensure_experiment,
+    offline_environment,
+)
 
 __all__ = ["ExperimentOutcome", "Reporter", "run_experiment"]
 
@@ -29,6 +34,9 @@ SKOPS_TRUSTED_TYPES = [
     "features.embeddings.SentenceEmbedder",
     "train.model.MultiLabelThemeClassifier",
     "train.model.select_text",
+    # Platt scaling of the calibrated linear SVM and ridge.
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
 ]
 SUMMARY_METRICS = ("macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "micro_f1", "none_f1",
                    "exact_match", "brier_mean")
@@ -154,8 +162,7 @@ def run_experiment(
 
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_name)
+    ensure_experiment(tracking_uri, experiment_name)
     is_search = len(candidates) > 1
     with mlflow.start_run(run_name=config.name) as run:
         mlflow.set_tags({**_tags(config, first, candidates[0].sources),

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["TrackingError", "check_tracking", "offline_environment", "resolve_tracking_uri"]
+__all__ = [
+    "TrackingError",
+    "check_tracking",
+    "ensure_experiment",
+    "offline_environment",
+    "resolve_tracking_uri",
+    "store_lock",
+]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "cppcc-themes"
@@ -45,7 +56,8 @@ def check_tracking(uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     try:
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        with store_lock(uri):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as error:  # mlflow raises many types for a dead server
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise TrackingError(f"{uri}: tracking store unreachable ({type(error).__name__}: "
@@ -63,3 +75,35 @@ def _check_server_port(uri: str) -> None:
     except OSError as error:
         raise TrackingError(f"{uri}: tracking store unreachable (cannot connect to "
                             f"{parts.hostname}:{port}: {error})") from None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialise creating a sqlite store and its experiments between processes.
+
+    Two ``train`` processes on a new ``mlflow.db`` would otherwise both create the tables, or
+    both create the experiment, and one would fail. Other stores handle this themselves.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    database = Path(uri.removeprefix("sqlite:///")).resolve()
+    digest = hashlib.sha256(str(database).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"cppcc-themes-store-{digest}.lock"
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_experiment(uri: str, name: str) -> str:
+    """Make ``name`` the active MLflow experiment, creating it once even under concurrency."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    with store_lock(uri):
+        return mlflow.set_experiment(name).experiment_id

@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ImportError) as error:
         print_error(f"{config.path}: {error}")
         return EXIT_FATAL
+    except Exception as error:  # MLflow's own errors, e.g. a store that fails mid-run
+        if type(error).__module__.split(".")[0] != "mlflow":
+            raise
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print_error(f"{config.path}: MLflow failed ({type(error).__name__}: {first_line[:300]})")
+        return EXIT_FATAL
     finally:
         if bar is not None:
             bar.stop()

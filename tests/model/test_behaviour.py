@@ -104,3 +104,19 @@ def test_sentence_embeddings_load_offline_and_place_paraphrases_closer():
     assert vectors.shape == (3, 512)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_calibrated_classifiers_save_as_mlflow_models_and_reload(gold, tmp_path):
+    import mlflow.sklearn
+
+    from experiments.runner import SKOPS_TRUSTED_TYPES
+
+    # The other classifiers are plain scikit-learn estimators that skops trusts already.
+    for name in ("linear_svm", "ridge"):
+        pipeline = fit_final(gold, FEATURES, {"classifier": name})
+        mlflow.sklearn.save_model(pipeline, tmp_path / name, serialization_format="skops",
+                                  skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                                  pip_requirements=["scikit-learn"])
+        again = mlflow.sklearn.load_model(str(tmp_path / name))
+        np.testing.assert_allclose(again.predict_proba(gold.texts[:5]),
+                                   pipeline.predict_proba(gold.texts[:5]))
