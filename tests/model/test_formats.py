@@ -196,3 +196,17 @@ def test_profile_plot_draws_chinese_labels(packaged_model_dir, seed_paths, tmp_p
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [w for w in caught if "missing from font" in str(w.message)]
     assert all(seed in out for seed in SEEDS)
+
+
+@pytest.mark.slow
+def test_html_page_renders_in_headless_chromium(packaged_model_dir, root, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    output = tmp_path / "tag-html.png"
+    subprocess.run([sys.executable, str(root / "docs" / "screenshot.py"), "--model",
+                    str(packaged_model_dir), "--output", str(output)], check=True, timeout=300)
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and output.stat().st_size > 50_000
