@@ -19,6 +19,7 @@ from typing import Any
 
 from features.normalize import normalize_text
 from features.readers import ReadError, iter_report_paths, read_report
+from features.readers import read_jsonl_records as read_paragraph_records
 from features.segment import segment_report
 from train.data import SOURCE_FOLDERS, read_jsonl_records
 from train.weak import (
@@ -91,22 +92,11 @@ def _csv_reports(path: Path) -> list[tuple[str, str]]:
 def _jsonl_contexts(path: Path) -> list[ParagraphContext]:
     """Ready paragraphs, one ``{"text": ..., "heading": ..., "report_id": ...}`` per line."""
     contexts = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise ReadError(f"{path}:{number}: line is not JSON") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise ReadError(f"{path}:{number}: object has no string 'text'")
-            heading = record.get("heading")
-            contexts.append(ParagraphContext(
-                str(record.get("report_id", path.stem)), int(record.get("index", number - 1)),
-                record["text"], (heading,) if heading else (), bool(record.get("is_heading"))))
-    if not contexts:
-        raise ReadError(f"{path}: no paragraphs")
+    for number, record in enumerate(read_paragraph_records(path), 1):
+        heading = record.get("heading")
+        contexts.append(ParagraphContext(
+            str(record.get("report_id", path.stem)), int(record.get("index", number - 1)),
+            record["text"], (heading,) if heading else (), bool(record.get("is_heading"))))
     return contexts
 
 
