@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -19,12 +20,21 @@ from pathlib import Path
 
 from features.token_cache import active_token_cache
 
-__all__ = ["BACKENDS", "Tokenizer", "cache_dir", "load_stopwords", "load_user_dictionary",
-           "tokenizer_signature"]
+__all__ = ["BACKENDS", "TAGGING_CHOICES", "TOKENIZER_ENV", "Tokenizer", "cache_dir",
+           "load_stopwords", "load_user_dictionary", "tagging_backend", "tokenizer_signature"]
 
 BACKENDS = ("jieba", "rjieba")
+# Which backend tagging uses: "auto" (rjieba in place of jieba when that gives the same
+# tokens), "model" (as trained), or one backend forced.
+TAGGING_CHOICES = ("auto", "model", *BACKENDS)
+TOKENIZER_ENV = "CPPCC_THEMES_TOKENIZER"
 _TOKEN_KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 _LOCK = threading.Lock()
+# token -> whether it holds a Han or Latin letter. A corpus has a few ten thousand distinct
+# tokens, and the regex per token cost as much as segmenting with rjieba; the cap bounds memory
+# on text full of distinct numbers.
+_CONTENT_TOKEN: dict[str, bool] = {}
+_CONTENT_TOKEN_LIMIT = 1 << 18
 
 
 def cache_dir() -> Path:
@@ -58,6 +68,14 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(_resource_lines("stopwords.txt"))
 
 
+def _is_content(token: str) -> bool:
+    """Tell whether ``token`` holds a Han or Latin letter, remembering the answer."""
+    if len(_CONTENT_TOKEN) >= _CONTENT_TOKEN_LIMIT:
+        _CONTENT_TOKEN.clear()
+    keep = _CONTENT_TOKEN[token] = _TOKEN_KEEP.search(token) is not None
+    return keep
+
+
 def _load_jieba():
     import logging
 
@@ -81,10 +99,12 @@ def _load_rjieba():
         raise ImportError(
             "tokenizer backend 'rjieba' needs the fast extra: pip install 'cppcc-themes[fast]'"
         ) from error
-    segmenter = rjieba.Jieba()
+    # Importing rjieba already builds its default segmenter (~0.15 s); a second rjieba.Jieba()
+    # would double that start-up cost, so the user dictionary goes into the default one, as
+    # with jieba's module-level add_word.
     for word, freq in load_user_dictionary():
-        segmenter.add_word(word, freq, None)
-    return segmenter
+        rjieba.add_word(word, freq, None)
+    return rjieba
 
 
 _SEGMENTERS: dict[str, object] = {}
@@ -126,7 +146,9 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """Content tokens of ``text``, segmented now (no cache)."""
-        tokens = [token for token in self.cut(text) if _TOKEN_KEEP.search(token)]
+        known = _CONTENT_TOKEN.get
+        tokens = [token for token in self.cut(text)
+                  if known(token) or (token not in _CONTENT_TOKEN and _is_content(token))]
         if self.remove_stopwords:
             stopwords = load_stopwords()
             tokens = [token for token in tokens if token not in stopwords]
@@ -138,6 +160,26 @@ class Tokenizer:
         if cache is None:
             return self.tokenize(text)
         return cache.tokens(tokenizer_signature(self), text, self.tokenize)
+
+
+def tagging_backend(tokenizer: Tokenizer, choice: str | None = None) -> str:
+    """The backend to tag with for a model's ``tokenizer``.
+
+    ``choice`` (else ``$CPPCC_THEMES_TOKENIZER``, else ``auto``): ``auto`` tags a jieba model
+    with rjieba when rjieba is installed and HMM is off, where both give the same tokens (user
+    dictionary included) but rjieba loads and cuts many times faster; ``model`` keeps the
+    trained backend; ``jieba`` or ``rjieba`` forces one (``jieba`` is the reference).
+    """
+    choice = choice or os.environ.get(TOKENIZER_ENV) or "auto"
+    if choice not in TAGGING_CHOICES:
+        raise ValueError(f"unknown tokenizer choice {choice!r} (from {TOKENIZER_ENV} or "
+                         f"--tokenizer); choose from {', '.join(TAGGING_CHOICES)}")
+    if choice in BACKENDS:
+        return choice
+    if choice == "auto" and tokenizer.backend == "jieba" and not tokenizer.hmm \
+            and importlib.util.find_spec("rjieba") is not None:
+        return "rjieba"
+    return tokenizer.backend
 
 
 @functools.lru_cache(maxsize=16)

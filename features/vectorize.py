@@ -11,10 +11,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from features.normalize import normalize_text
-from features.tokenize import Tokenizer
+from features.tokenize import Tokenizer, tagging_backend
 
 __all__ = ["DEFAULT_FEATURES", "build_vectorizer", "describe_tokenizers", "find_tokenizers",
-           "tokenizer_from_config", "with_tokenizer"]
+           "set_tagging_tokenizers", "tokenizer_from_config", "with_tokenizer"]
 
 DEFAULT_FEATURES: dict[str, Any] = {
     "analyzer": "word",  # word | char | word+char
@@ -94,3 +94,19 @@ def with_tokenizer(estimator: Any, **changes: Any) -> Any:
     swapped.set_params(**{name: dataclasses.replace(tokenizer, **changes)
                           for name, tokenizer in find_tokenizers(swapped).items()})
     return swapped
+
+
+def set_tagging_tokenizers(estimator: Any, choice: str | None = None) -> dict[str, str]:
+    """Switch, in place, each tokenizer of a fitted ``estimator`` to the backend tagging uses
+    (see ``features.tokenize.tagging_backend``); return the backend per parameter name.
+
+    In place because a just-loaded model is ours alone: ``with_tokenizer``'s deep copy of the
+    vocabulary would cost more than it saves on a short report.
+    """
+    tokenizers = find_tokenizers(estimator)
+    chosen = {name: tagging_backend(tokenizer, choice) for name, tokenizer in tokenizers.items()}
+    changes = {name: dataclasses.replace(tokenizer, backend=chosen[name])
+               for name, tokenizer in tokenizers.items() if tokenizer.backend != chosen[name]}
+    if changes:
+        estimator.set_params(**changes)
+    return chosen

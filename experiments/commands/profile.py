@@ -60,7 +60,7 @@ def _write_profiles(stream: TextIO, fmt: str, reports: list[Any], labels: list[s
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model_or_none(args.model)
+    model = load_model_or_none(args.model, args.tokenizer)
     if model is None:
         return EXIT_FATAL
     reports = [report for _, report in tag_inputs(args, model)]

@@ -68,7 +68,7 @@ def test_vectorizer_rejects_unknown_keys():
 def test_packaged_pipeline_records_its_tokenizer(packaged_model_dir):
     from train.package import load_model
 
-    pipeline = load_model(packaged_model_dir).pipeline
+    pipeline = load_model(packaged_model_dir, tokenizer="model").pipeline
     assert describe_tokenizers(pipeline) == {
         "features__tokenizer": {"backend": "jieba", "hmm": False, "remove_stopwords": True}}
 
