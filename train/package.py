@@ -11,12 +11,9 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
 import platform
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -33,11 +30,6 @@ CARD_FILE = "README.md"
 _TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "jieba", "rjieba", "opencc")
 # A different version of these can change what the unpickled pipeline computes.
 _MUST_MATCH = ("scikit-learn",)
-# How model.joblib was written. "pickle": a plain pickle (protocol 5), which joblib.load also
-# reads; loading it with the C unpickler takes ~10 ms where joblib's pure-Python unpickler of
-# a compressed file takes ~80 ms, a large part of tagging one short report. Without the key:
-# joblib.dump (models written before this).
-SERIALIZER = "pickle"
 
 
 class ModelLoadError(RuntimeError):
@@ -117,16 +109,16 @@ def save_model(pipeline: Any, metadata: dict[str, Any], directory: str | Path) -
     ``metadata`` must hold ``labels`` and ``thresholds``; format version, library versions,
     creation time and the model file's sha256 are added here.
     """
+    import joblib
+
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        with (staging / MODEL_FILE).open("wb") as handle:
-            pickle.dump(pipeline, handle, protocol=5)
+        joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
         meta = {
             "format_version": FORMAT_VERSION,
             **metadata,
-            "serializer": SERIALIZER,
             "library_versions": library_versions(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "model_sha256": _sha256(staging / MODEL_FILE),
@@ -196,6 +188,8 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
     ``rjieba``; default ``$CPPCC_THEMES_TOKENIZER``, else ``auto``): see
     ``features.tokenize.tagging_backend``. ``model.tokenizer_backends`` tells which it got.
     """
+    import joblib
+
     from features.tokenize import TAGGING_CHOICES, TOKENIZER_ENV
 
     choice = tokenizer or os.environ.get(TOKENIZER_ENV) or "auto"
@@ -210,47 +204,12 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
     if _sha256(model_path) != meta["model_sha256"]:
         raise ModelLoadError(f"{model_path}: sha256 differs from metadata.json; the file was "
                              "changed or corrupted, refusing to unpickle it")
-    serializer = meta.get("serializer")
-    if serializer not in (None, SERIALIZER):
-        raise ModelLoadError(f"{directory}: model written with serializer {serializer!r}, this "
-                             f"cppcc-themes reads {SERIALIZER!r} or joblib; use a matching release")
-    with _pandas_deferred():
-        try:
-            pipeline = _unpickle(model_path, serializer)
-        except Exception as error:  # unpicklers raise many types for a damaged file
-            raise ModelLoadError(f"{model_path}: cannot be loaded "
-                                 f"({type(error).__name__}: {error})") from None
-        from features.vectorize import set_tagging_tokenizers
-
-        set_tagging_tokenizers(pipeline, choice)
-    return ThemeModel(pipeline, meta)
-
-
-@contextlib.contextmanager
-def _pandas_deferred() -> Iterator[None]:
-    """Let scikit-learn import without pandas, unless pandas is loaded already.
-
-    Any scikit-learn import runs ``sklearn.utils.fixes``, which tries ``import pandas`` (and
-    pandas pyarrow), ~0.3 s of a ~1.5 s start, for a module global nothing reads; a fitted
-    pipeline on text never needs pandas. Afterwards ``import pandas`` works as usual
-    (``to_frame``): only the attempts made inside this block see it missing.
-    """
-    if "pandas" in sys.modules:
-        yield
-        return
-    sys.modules["pandas"] = None  # makes `import pandas` raise ImportError
     try:
-        yield
-    finally:
-        if "pandas" in sys.modules and sys.modules["pandas"] is None:
-            del sys.modules["pandas"]
+        pipeline = joblib.load(model_path)
+    except Exception as error:  # joblib raises many types for a damaged file
+        raise ModelLoadError(f"{model_path}: cannot be loaded "
+                             f"({type(error).__name__}: {error})") from None
+    from features.vectorize import set_tagging_tokenizers
 
-
-def _unpickle(path: Path, serializer: str | None) -> Any:
-    """The pipeline in ``path``, read the way it was written."""
-    if serializer == SERIALIZER:
-        with path.open("rb") as handle:
-            return pickle.load(handle)
-    import joblib
-
-    return joblib.load(path)
+    set_tagging_tokenizers(pipeline, choice)
+    return ThemeModel(pipeline, meta)
