@@ -58,15 +58,9 @@ def _client(address: Any) -> Iterator[Any]:
 
 def _tag_on_worker(model: Any, path: str) -> Any:
     """Tag one input on a worker; failures come back as a one-line ReadError, as locally."""
-    from features.readers import ReadError
-    from train.predict import tag_path
+    from train.predict import tag_path_safely
 
-    try:
-        return tag_path(model, path)
-    except ReadError as error:
-        return error
-    except Exception as error:  # a damaged file can trip any parser; name it, go on
-        return ReadError(f"{path}: cannot be tagged ({type(error).__name__}: {error})")
+    return tag_path_safely(model, path)
 
 
 def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],

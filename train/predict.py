@@ -31,6 +31,7 @@ __all__ = [
     "TaggedParagraph",
     "ThemeModel",
     "tag_path",
+    "tag_path_safely",
     "tag_paths",
     "tag_records",
     "tag_report",
@@ -341,7 +342,7 @@ def tag_path(model: ThemeModel, path: str | Path) -> Report:
     return tag_report(model, path)
 
 
-def _tag_safely(model: ThemeModel, path: str | Path) -> Report | ReadError:
+def tag_path_safely(model: ThemeModel, path: str | Path) -> Report | ReadError:
     """Tag one input; any failure becomes a one-line ReadError so a batch goes on."""
     try:
         return tag_path(model, path)
@@ -364,7 +365,7 @@ def _start_worker(model_or_dir: ThemeModel | str) -> None:
 
 
 def _tag_in_worker(path: str) -> Report | ReadError:
-    return _tag_safely(_worker_model, path)
+    return tag_path_safely(_worker_model, path)
 
 
 def _as_model(model_or_dir: ThemeModel | str | Path) -> ThemeModel:
@@ -404,7 +405,7 @@ def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path
             if isinstance(job, ReadError):
                 yield _error_path(job), job
             else:
-                yield job, _tag_safely(model, job)
+                yield job, tag_path_safely(model, job)
         return
     context = multiprocessing.get_context(_START_METHOD)
     with concurrent.futures.ProcessPoolExecutor(
@@ -415,7 +416,7 @@ def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path
             if isinstance(job, ReadError):
                 yield _error_path(job), job
             elif job == STDIN:
-                yield job, _tag_safely(model, job)
+                yield job, tag_path_safely(model, job)
             else:
                 yield job, next(results)
 

@@ -2,11 +2,11 @@
 and the rest of the batch still tagged."""
 
 import json
-import shutil
 import time
 
 import pytest
 from documents import write_docx, write_pdf
+from model_files import copy_model, edit_metadata
 
 from experiments.cli import main
 from features.readers import read_report
@@ -154,17 +154,8 @@ def test_20_mb_report_on_one_line_is_tagged(packaged_model_dir, seed_paths, tmp_
     assert code == 0 and not err and len(out) > 2000
 
 
-def _copy_model(model_dir, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(model_dir, target)
-    return target
 
 
-def _edit_metadata(directory, **changes):
-    path = directory / "metadata.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta.update(changes)
-    path.write_text(json.dumps(meta), encoding="utf-8")
 
 
 def _model_missing(model_dir, tmp_path):
@@ -172,28 +163,28 @@ def _model_missing(model_dir, tmp_path):
 
 
 def _model_corrupt_file(model_dir, tmp_path):
-    directory = _copy_model(model_dir, tmp_path)
+    directory = copy_model(model_dir, tmp_path)
     data = (directory / "model.joblib").read_bytes()
     (directory / "model.joblib").write_bytes(data[: len(data) // 2])
     return directory, "sha256 differs"
 
 
 def _model_corrupt_metadata(model_dir, tmp_path):
-    directory = _copy_model(model_dir, tmp_path)
+    directory = copy_model(model_dir, tmp_path)
     (directory / "metadata.json").write_text("{not json", encoding="utf-8")
     return directory, "not valid JSON"
 
 
 def _model_other_format(model_dir, tmp_path):
-    directory = _copy_model(model_dir, tmp_path)
-    _edit_metadata(directory, format_version=99)
+    directory = copy_model(model_dir, tmp_path)
+    edit_metadata(directory, format_version=99)
     return directory, "model format version 99"
 
 
 def _model_other_sklearn(model_dir, tmp_path):
-    directory = _copy_model(model_dir, tmp_path)
+    directory = copy_model(model_dir, tmp_path)
     meta = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
-    _edit_metadata(directory, library_versions={**meta["library_versions"],
+    edit_metadata(directory, library_versions={**meta["library_versions"],
                                                 "scikit-learn": "0.24.2"})
     return directory, "trained with scikit-learn 0.24.2"
 

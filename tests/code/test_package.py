@@ -1,7 +1,7 @@
 import json
-import shutil
 
 import pytest
+from model_files import copy_model, edit_metadata
 
 from train.package import FORMAT_VERSION, ModelLoadError, load_model, save_model
 
@@ -17,18 +17,8 @@ def test_package_holds_model_metadata_and_card(packaged_model_dir):
     assert len(meta["model_sha256"]) == 64
 
 
-def _copy(model_dir, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(model_dir, target)
-    return target
 
 
-def _edit_metadata(directory, **changes):
-    path = directory / "metadata.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    for key, value in changes.items():
-        meta[key] = value
-    path.write_text(json.dumps(meta), encoding="utf-8")
 
 
 def test_missing_directory_is_named(tmp_path):
@@ -37,23 +27,23 @@ def test_missing_directory_is_named(tmp_path):
 
 
 def test_other_format_version_is_refused(packaged_model_dir, tmp_path):
-    directory = _copy(packaged_model_dir, tmp_path)
-    _edit_metadata(directory, format_version=FORMAT_VERSION + 1)
+    directory = copy_model(packaged_model_dir, tmp_path)
+    edit_metadata(directory, format_version=FORMAT_VERSION + 1)
     with pytest.raises(ModelLoadError, match="format version"):
         load_model(directory)
 
 
 def test_other_scikit_learn_version_is_refused(packaged_model_dir, tmp_path):
-    directory = _copy(packaged_model_dir, tmp_path)
+    directory = copy_model(packaged_model_dir, tmp_path)
     meta = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
-    _edit_metadata(directory, library_versions={**meta["library_versions"],
+    edit_metadata(directory, library_versions={**meta["library_versions"],
                                                 "scikit-learn": "0.24.2"})
     with pytest.raises(ModelLoadError, match="scikit-learn 0.24.2"):
         load_model(directory)
 
 
 def test_tampered_model_file_is_refused(packaged_model_dir, tmp_path):
-    directory = _copy(packaged_model_dir, tmp_path)
+    directory = copy_model(packaged_model_dir, tmp_path)
     with (directory / "model.joblib").open("ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ModelLoadError, match="sha256"):
@@ -61,14 +51,14 @@ def test_tampered_model_file_is_refused(packaged_model_dir, tmp_path):
 
 
 def test_corrupt_metadata_is_refused(packaged_model_dir, tmp_path):
-    directory = _copy(packaged_model_dir, tmp_path)
+    directory = copy_model(packaged_model_dir, tmp_path)
     (directory / "metadata.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelLoadError, match="not valid JSON"):
         load_model(directory)
 
 
 def test_failed_save_leaves_the_existing_model_whole(packaged_model_dir, tmp_path):
-    directory = _copy(packaged_model_dir, tmp_path)
+    directory = copy_model(packaged_model_dir, tmp_path)
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
 
     class Unpicklable:
