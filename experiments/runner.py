@@ -192,7 +192,7 @@ def run_experiment(
         if reporter is not None:
             reporter.finishing(f"refitting {winner.name} on all data, logging")
         outcome = _log_winner(config, winner, data_for(winner.sources), evaluations[best],
-                              board, run.info.run_id, tracking_uri, package_dir, labels_dir)
+                              board, run.info.run_id, tracking_uri, package_dir)
     outcome.leaderboard = board
     outcome.winner = winner.name
     return outcome
@@ -200,19 +200,17 @@ def run_experiment(
 
 def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluation: Any,
                 board: list[dict[str, Any]], run_id: str, tracking_uri: str,
-                package_dir: str | Path | None, labels_dir: Path | None) -> ExperimentOutcome:
+                package_dir: str | Path | None) -> ExperimentOutcome:
     """Refit the winner on every row and log it in full on the active (parent) run."""
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from train.data import load_paragraphs
     from train.package import save_model
-    from train.train import train_and_evaluate
+    from train.train import train_prepared
 
-    result = train_and_evaluate(load_paragraphs(winner.sources, labels_dir), winner.features,
-                                winner.model, scored_sources=config.scored_sources,
-                                evaluation=evaluation)
+    # The winner's data is already loaded and prepared: reuse it rather than read it again.
+    result = train_prepared(data, winner.features, winner.model, evaluation=evaluation)
     mlflow.log_params(flat_params(winner))
     mlflow.log_metrics(result.metrics)
     mlflow.log_metric("n_paragraphs", result.n_paragraphs)

@@ -33,6 +33,7 @@ __all__ = [
     "fit_final",
     "prepare_data",
     "train_and_evaluate",
+    "train_prepared",
 ]
 
 SCORED_SOURCES = ("gold",)
@@ -167,9 +168,20 @@ def train_and_evaluate(
     ``evaluation``: a cross-validation already done for this configuration (a search's winner),
     so it is not run twice.
     """
+    return train_prepared(prepare_data(dataset, scored_sources), features, model, on_fold,
+                          evaluation)
+
+
+def train_prepared(
+    data: TrainingData,
+    features: Mapping[str, Any] | None = None,
+    model: Mapping[str, Any] | None = None,
+    on_fold: FoldCallback | None = None,
+    evaluation: CrossValidation | None = None,
+) -> TrainingResult:
+    """``train_and_evaluate`` for data already turned into arrays by ``prepare_data``."""
     from features.token_cache import use_token_cache
 
-    data = prepare_data(dataset, scored_sources)
     # Every fold and experiment re-segments the same paragraphs: segment each one once.
     with use_token_cache():
         evaluation = evaluation or cross_validate(data, features, model, on_fold)
