@@ -19,15 +19,19 @@ C = 5.0
 """
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("run")
-    config = folder / "test.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+def _train_in_new_store(folder, config_text):
+    """Run `cppcc-themes train` on ``config_text`` against a new sqlite store in ``folder``."""
+    config = folder / "experiment.toml"
+    config.write_text(config_text, encoding="utf-8")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     code = main(["train", str(config), "--tracking-uri", uri, "--output",
                  str(folder / "model"), "--quiet"])
     return code, uri, folder
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    return _train_in_new_store(tmp_path_factory.mktemp("run"), CONFIG)
 
 
 def test_train_exits_cleanly(finished_run):
@@ -128,13 +132,7 @@ register = "tiny-themes"
 
 @pytest.fixture(scope="module")
 def finished_search(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("search")
-    config = folder / "search.toml"
-    config.write_text(SEARCH, encoding="utf-8")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    code = main(["train", str(config), "--tracking-uri", uri, "--output",
-                 str(folder / "model"), "--quiet"])
-    return code, uri, folder
+    return _train_in_new_store(tmp_path_factory.mktemp("search"), SEARCH)
 
 
 def test_search_logs_each_candidate_as_a_child_of_one_parent(finished_search):
