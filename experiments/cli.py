@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order `--help` lists them; each is experiments.commands.<name>.
-COMMANDS = ["train", "tag", "ui", "label", "compare", "profile"]
+COMMANDS = ["train", "tag", "ui", "label", "compare", "profile", "cache"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,12 @@ interrupted run leaves only whole entries. The cache is an accelerator, never a 
 packaged model does not refer to it, and any failure to open or write it falls back to
 segmenting without it (one warning on stderr).
 
+Each entry records the start of its tokenizer signature and the day (UTC) it was last used;
+the day is rewritten at most once per entry and day, so reading stays a plain lookup. A file
+of the older schema (no such columns) is migrated when opened: its entries keep serving and
+count as used on the day of the migration. ``describe_cache``, ``prune_cache`` and
+``clear_cache`` report on and shrink the file (``cppcc-themes cache``).
+
 Activation:
 - ``with use_token_cache(): ...`` turns it on in this process for the block (training does).
 - ``CPPCC_THEMES_TOKEN_CACHE=1`` turns it on everywhere, child processes included.
@@ -21,17 +27,21 @@ Activation:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_VAR", "TokenCache", "active_token_cache", "default_cache_path",
-           "use_token_cache"]
+__all__ = ["ENV_VAR", "CacheStats", "TokenCache", "TokenCacheError", "active_token_cache",
+           "cache_files", "cache_size", "clear_cache", "compact_cache", "default_cache_path",
+           "describe_cache", "prune_cache", "use_token_cache"]
 
 ENV_VAR = "CPPCC_THEMES_TOKEN_CACHE"
 CACHE_FILE = "tokens.sqlite3"
@@ -39,6 +49,25 @@ _ON, _OFF = {"1", "on", "true", "yes"}, {"0", "off", "false", "no"}
 # Bound on the in-memory layer: enough for a training corpus many times over, small enough
 # that a process tagging a huge corpus with the cache switched on does not grow without end.
 _MEMORY_ENTRIES = 200_000
+# Enough of the sha256 signature to tell a handful of configurations apart in a report; the
+# lookup key still hashes the whole signature.
+SIGNATURE_CHARS = 16
+_COLUMNS = ("key TEXT PRIMARY KEY, tokens TEXT NOT NULL, "
+            "signature TEXT NOT NULL DEFAULT '', used INTEGER NOT NULL DEFAULT 0")
+_SECONDS_PER_DAY = 86_400
+
+
+class TokenCacheError(Exception):
+    """The cache file cannot be read or changed (the message names the file)."""
+
+
+def _today() -> int:
+    """Days since 1970-01-01 in UTC: the unit of the last-used stamp."""
+    return int(time.time() // _SECONDS_PER_DAY)
+
+
+def _day_to_date(day: int | None) -> datetime.date | None:
+    return None if day is None else datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
 
 
 def default_cache_path() -> Path:
@@ -46,6 +75,55 @@ def default_cache_path() -> Path:
     from features.tokenize import cache_dir
 
     return cache_dir() / CACHE_FILE
+
+
+def _migrate(connection: Any) -> None:
+    """Bring the ``tokens`` table to the current columns, inside one write transaction so
+    that two processes opening an old file at once do not both alter it."""
+    # A failed BEGIN has no transaction to roll back, so it stays outside the try.
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(tokens)")}
+        if columns and not {"key", "tokens"} <= columns:
+            # Not a table of ours that can be kept: it is a cache, so start again.
+            connection.execute("DROP TABLE tokens")
+            columns = set()
+        if not columns:
+            connection.execute(f"CREATE TABLE tokens ({_COLUMNS})")
+        if columns and "signature" not in columns:
+            connection.execute("ALTER TABLE tokens ADD COLUMN signature TEXT NOT NULL "
+                               "DEFAULT ''")
+        if columns and "used" not in columns:
+            # Old entries count as used today: their real last use is unknown, and pruning
+            # them all at the first prune would throw away a warm cache.
+            connection.execute("ALTER TABLE tokens ADD COLUMN used INTEGER NOT NULL "
+                               f"DEFAULT {_today():d}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _open_database(path: Path) -> Any:
+    """A connection to the cache file at ``path`` in WAL mode with the current schema,
+    creating the file if needed; raises sqlite3.Error or OSError."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=60, isolation_level=None,
+                                 check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL stays consistent on a crash; a lost last entry
+        # only costs one re-segmentation.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(tokens)")}
+        if not {"key", "tokens", "signature", "used"} <= columns:
+            _migrate(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 class TokenCache:
@@ -67,16 +145,7 @@ class TokenCache:
             import sqlite3
 
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                                             check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=WAL")
-                # WAL with synchronous=NORMAL stays consistent on a crash; a lost last entry
-                # only costs one re-segmentation.
-                connection.execute("PRAGMA synchronous=NORMAL")
-                connection.execute("CREATE TABLE IF NOT EXISTS tokens "
-                                   "(key TEXT PRIMARY KEY, tokens TEXT NOT NULL)")
-                self._connection = connection
+                self._connection = _open_database(self.path)
             except (sqlite3.Error, OSError) as error:
                 self._give_up(error)
         return self._connection
@@ -106,27 +175,44 @@ class TokenCache:
         import sqlite3
 
         key = hashlib.sha256(f"{signature}\n{text}".encode()).hexdigest()
+        short_signature = signature[:SIGNATURE_CHARS]
+        today = _today()
         connection = self._connect()
         if connection is not None:
             try:
-                row = connection.execute("SELECT tokens FROM tokens WHERE key = ?",
-                                         (key,)).fetchone()
+                row = connection.execute("SELECT tokens, used, signature FROM tokens "
+                                         "WHERE key = ?", (key,)).fetchone()
             except sqlite3.Error as error:
                 self._give_up(error)
                 row = None
             if row is not None:
                 self.hits += 1
+                if row[1] < today or row[2] != short_signature:
+                    self._stamp(key, short_signature, today)
                 return tuple(json.loads(row[0]))
         self.misses += 1
         tokens = tuple(compute(text))
         connection = self._connection
         if connection is not None:
             try:
-                connection.execute("INSERT OR IGNORE INTO tokens VALUES (?, ?)",
-                                   (key, json.dumps(tokens, ensure_ascii=False)))
+                connection.execute("INSERT OR IGNORE INTO tokens (key, tokens, signature, used) "
+                                   "VALUES (?, ?, ?, ?)",
+                                   (key, json.dumps(tokens, ensure_ascii=False),
+                                    short_signature, today))
             except sqlite3.Error as error:
                 self._give_up(error)
         return tokens
+
+    def _stamp(self, key: str, short_signature: str, today: int) -> None:
+        """Mark an entry used today. One small write per entry and day at most keeps hits
+        cheap; the signature fills in for entries migrated from the older schema."""
+        import sqlite3
+
+        try:
+            self._connection.execute("UPDATE tokens SET used = ?, signature = ? WHERE key = ?",
+                                     (today, short_signature, key))
+        except sqlite3.Error as error:
+            self._give_up(error)
 
     def entries(self) -> int:
         """Number of entries stored in the file (0 when it cannot be read)."""
@@ -140,6 +226,124 @@ class TokenCache:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def cache_files(path: str | Path | None = None) -> list[Path]:
+    """The cache file and its WAL companions (``-wal``, ``-shm``), existing or not."""
+    database = Path(path) if path is not None else default_cache_path()
+    return [database, database.with_name(database.name + "-wal"),
+            database.with_name(database.name + "-shm")]
+
+
+def cache_size(path: str | Path | None = None) -> int:
+    """Bytes on disk of the cache file and its WAL companions."""
+    size = 0
+    for file in cache_files(path):
+        with contextlib.suppress(FileNotFoundError):
+            size += file.stat().st_size
+    return size
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What a token cache file holds. ``signatures`` maps the first ``SIGNATURE_CHARS``
+    characters of each tokenizer signature to its entries (``""``: entries of the older
+    schema not used since); the dates are the UTC days of the oldest and newest last use."""
+
+    path: Path
+    exists: bool
+    size_bytes: int = 0
+    entries: int = 0
+    signatures: dict[str, int] = field(default_factory=dict)
+    oldest_use: datetime.date | None = None
+    newest_use: datetime.date | None = None
+
+
+@contextlib.contextmanager
+def _admin_connection(path: Path) -> Iterator[Any]:
+    """A connection for reporting and pruning; errors become TokenCacheError."""
+    import sqlite3
+
+    try:
+        connection = _open_database(path)
+    except (sqlite3.Error, OSError) as error:
+        raise TokenCacheError(f"{path}: cannot open the token cache ({error})") from error
+    try:
+        yield connection
+    except sqlite3.Error as error:
+        raise TokenCacheError(f"{path}: cannot use the token cache ({error})") from error
+    finally:
+        # Closing the last connection checkpoints the WAL into the file and removes it.
+        connection.close()
+
+
+def describe_cache(path: str | Path | None = None) -> CacheStats:
+    """Report on the cache file at ``path`` (default: ``default_cache_path()``) without
+    creating it; an old-schema file is migrated. Raises TokenCacheError if unreadable."""
+    database = Path(path) if path is not None else default_cache_path()
+    if not database.exists():
+        return CacheStats(path=database, exists=False, size_bytes=cache_size(database))
+    with _admin_connection(database) as connection:
+        signatures = dict(connection.execute(
+            "SELECT signature, COUNT(*) FROM tokens GROUP BY signature "
+            "ORDER BY COUNT(*) DESC, signature").fetchall())
+        entries, oldest, newest = connection.execute(
+            "SELECT COUNT(*), MIN(used), MAX(used) FROM tokens").fetchone()
+    return CacheStats(path=database, exists=True, size_bytes=cache_size(database),
+                      entries=entries, signatures=signatures,
+                      oldest_use=_day_to_date(oldest), newest_use=_day_to_date(newest))
+
+
+def prune_cache(days: int, path: str | Path | None = None) -> int:
+    """Delete the entries not used for more than ``days`` days; return how many went.
+
+    ``days=0`` keeps only the entries used today (UTC). The file keeps its size until
+    ``compact_cache``. A missing file has nothing to prune. Raises TokenCacheError.
+    """
+    if days < 0:
+        raise ValueError(f"days must be 0 or more, not {days}")
+    database = Path(path) if path is not None else default_cache_path()
+    if not database.exists():
+        return 0
+    with _admin_connection(database) as connection:
+        return connection.execute("DELETE FROM tokens WHERE used < ?",
+                                  (_today() - days,)).rowcount
+
+
+def compact_cache(path: str | Path | None = None) -> int:
+    """VACUUM the cache file so that deleted entries give their space back; return its new
+    size in bytes (with -wal and -shm). Raises TokenCacheError, e.g. when the disk lacks the
+    room for the temporary copy VACUUM writes."""
+    database = Path(path) if path is not None else default_cache_path()
+    if not database.exists():
+        return cache_size(database)
+    with _admin_connection(database) as connection:
+        connection.execute("VACUUM")
+        # VACUUM in WAL mode writes the smaller database into the WAL; the checkpoint
+        # moves it into the file and truncates both (readers of other processes may
+        # delay that until they finish).
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return cache_size(database)
+
+
+def clear_cache(path: str | Path | None = None) -> int:
+    """Delete the cache file and its WAL companions; return the bytes freed.
+
+    Works on a damaged file too: nothing is opened. A process using the cache at that moment
+    keeps writing to the deleted file and the next one starts a new cache.
+    """
+    freed = 0
+    for file in cache_files(path):
+        try:
+            size = file.stat().st_size
+            file.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise TokenCacheError(f"{file}: cannot delete ({error.strerror or error})") \
+                from error
+        freed += size
+    return freed
 
 
 _ACTIVE: TokenCache | None = None
