@@ -30,6 +30,7 @@ __all__ = ["ExperimentOutcome", "Reporter", "run_experiment"]
 # What skops may rebuild when MLflow loads the logged pipeline: our own picklable parts.
 SKOPS_TRUSTED_TYPES = [
     "features.tokenize.Tokenizer",
+    "features.vectorize.FastTfidfVectorizer",
     "features.normalize.normalize_text",
     "features.embeddings.SentenceEmbedder",
     "train.model.MultiLabelThemeClassifier",

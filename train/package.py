@@ -23,7 +23,10 @@ from train.predict import ThemeModel
 
 __all__ = ["FORMAT_VERSION", "ModelLoadError", "library_versions", "load_model", "save_model"]
 
-FORMAT_VERSION = 1
+# 2: vectorizers are features.vectorize.FastTfidfVectorizer, which older releases lack.
+FORMAT_VERSION = 2
+# Format 1 models (plain scikit-learn vectorizers) still load and tag, only more slowly.
+READABLE_FORMAT_VERSIONS = (1, 2)
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
@@ -166,9 +169,10 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelLoadError(f"{meta_path}: not valid JSON ({error})") from None
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS:
+        readable = " and ".join(map(str, READABLE_FORMAT_VERSIONS))
         raise ModelLoadError(f"{directory}: model format version {version!r}, this cppcc-themes "
-                             f"reads version {FORMAT_VERSION}; retrain or use a matching release")
+                             f"reads versions {readable}; retrain or use a matching release")
     for key in ("labels", "thresholds", "model_sha256", "library_versions"):
         if key not in meta:
             raise ModelLoadError(f"{meta_path}: key {key!r} is missing")

@@ -17,8 +17,22 @@ def test_package_holds_model_metadata_and_card(packaged_model_dir):
     assert len(meta["model_sha256"]) == 64
 
 
+def test_format_1_model_with_scikit_learn_vectorizer_still_tags_the_same(packaged_model_dir,
+                                                                          tmp_path):
+    import joblib
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
-
+    fast = load_model(packaged_model_dir)
+    pipeline = joblib.load(packaged_model_dir / "model.joblib")
+    pipeline.named_steps["features"].__class__ = TfidfVectorizer  # what format 1 held
+    meta = json.loads((packaged_model_dir / "metadata.json").read_text(encoding="utf-8"))
+    save_model(pipeline, {"labels": meta["labels"], "thresholds": meta["thresholds"]},
+               tmp_path / "old")
+    edit_metadata(tmp_path / "old", format_version=1)
+    old = load_model(tmp_path / "old")
+    assert type(old.pipeline.named_steps["features"]) is TfidfVectorizer
+    texts = ["坚持和加强党对政协工作的全面领导", "围绕营商环境开展专题协商", "办好民生实事"]
+    assert [p.to_dict() for p in old.tag(texts)] == [p.to_dict() for p in fast.tag(texts)]
 
 
 def test_missing_directory_is_named(tmp_path):
