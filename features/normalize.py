@@ -62,8 +62,21 @@ def to_simplified(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """Return the form of ``text`` that features are computed from."""
+    if len(text) <= _REMEMBERED_CHARS:
+        return _normalize_remembered(text)
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     text = strip_pinyin(text)
     text = to_half_width(text)
     text = to_simplified(text)
     text = _SPACES.sub(" ", text).strip()
     return _SPACE_BETWEEN_HAN.sub("", text) if " " in text else text
+
+
+# Tagging normalises most paragraphs three times: as a line when cleaning, as a heading
+# candidate when segmenting, and in the vectoriser. Remembering recent short texts makes the
+# later passes lookups; the bounds keep the memory to a few MB.
+_REMEMBERED_CHARS = 400
+_normalize_remembered = functools.lru_cache(maxsize=8192)(_normalize)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,17 +92,37 @@ class FastTfidfVectorizer(TfidfVectorizer):
         return self.vocabulary_, _align_api_if_sparse(counts)
 
     def _ngram_hits(self, raw_documents) -> tuple[np.ndarray, np.ndarray, int]:
-        """(document row, vocabulary column) of every in-vocabulary n-gram, any analyzer."""
+        """(document row, vocabulary column) of every in-vocabulary n-gram, any analyzer.
+
+        The n-grams of a batch of documents are looked up by ``dict.get`` mapped in C into
+        one numpy array, with no Python step per n-gram; batches of about ``_CHARS_PER_BATCH``
+        n-grams keep the n-gram strings of a long report from piling up.
+        """
         analyze = self.build_analyzer()
-        lookup = self.vocabulary_.get
-        columns: list[int] = []
-        lengths: list[int] = []
+        rows, columns, n_documents = [], [], 0
+        batch: list[list[str]] = []
+        batch_grams = 0
         for document in raw_documents:
-            found = [column for column in map(lookup, analyze(document)) if column is not None]
-            columns += found
-            lengths.append(len(found))
-        rows = np.repeat(np.arange(len(lengths)), lengths)
-        return rows, np.asarray(columns, dtype=np.int64), len(lengths)
+            grams = analyze(document)
+            batch.append(grams)
+            batch_grams += len(grams)
+            if batch_grams >= _CHARS_PER_BATCH:
+                self._add_gram_hits(batch, n_documents, rows, columns)
+                n_documents += len(batch)
+                batch, batch_grams = [], 0
+        self._add_gram_hits(batch, n_documents, rows, columns)
+        n_documents += len(batch)
+        return _joined(rows), _joined(columns), n_documents
+
+    def _add_gram_hits(self, batch: list[list[str]], first_row: int, rows: list[np.ndarray],
+                       columns: list[np.ndarray]) -> None:
+        """Append the (row, column) hits of the n-gram lists in ``batch``."""
+        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+        found = np.fromiter(map(self.vocabulary_.get, itertools.chain.from_iterable(batch),
+                                itertools.repeat(-1)), dtype=np.int64, count=int(lengths.sum()))
+        known = found >= 0
+        rows.append(np.repeat(np.arange(first_row, first_row + len(batch)), lengths)[known])
+        columns.append(found[known])
 
     def _char_ngram_hits(self, raw_documents) -> tuple[np.ndarray, np.ndarray, int]:
         """``_ngram_hits`` for character n-grams, with every n-gram of every document packed
@@ -124,9 +145,7 @@ class FastTfidfVectorizer(TfidfVectorizer):
                 batch, batch_chars = [], 0
         self._add_char_hits(batch, n_documents, rows, columns)
         n_documents += len(batch)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), n_documents
-        return np.concatenate(rows), np.concatenate(columns), n_documents
+        return _joined(rows), _joined(columns), n_documents
 
     def _add_char_hits(self, texts: list[str], first_row: int, rows: list[np.ndarray],
                        columns: list[np.ndarray]) -> None:
@@ -180,6 +199,15 @@ class FastTfidfVectorizer(TfidfVectorizer):
             self._packed_vocabulary_cache = packed
         return packed
 
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """scikit-learn's feature names (terms in column order), placed by column instead of
+        sorted, which took a tenth of a second per model load on a large vocabulary."""
+        self._check_vocabulary()
+        names = np.empty(len(self.vocabulary_), dtype=object)
+        names[np.fromiter(self.vocabulary_.values(), dtype=np.int64,
+                          count=len(self.vocabulary_))] = list(self.vocabulary_)
+        return names
+
     def __getstate__(self) -> dict:
         # A copy: the base class may hand out the instance's own __dict__.
         state = dict(super().__getstate__())
@@ -203,6 +231,11 @@ class FastTfidfVectorizer(TfidfVectorizer):
             spans = zip(starts, ends, columns, strict=True)
             state["vocabulary_"] = {joined[start:end]: column for start, end, column in spans}
         super().__setstate__(state)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts end to end; an empty int64 array when there are none."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def tokenizer_from_config(config: Mapping[str, Any]) -> Tokenizer:

@@ -51,6 +51,8 @@ def test_features_equal_scikit_learns(corpus, config):
     fast = build_vectorizer(config).fit(train + ["𠀀𠀁x", "\x00a\x00"])
     assert isinstance(fast, FastTfidfVectorizer)
     assert_same_matrix(fast.transform(to_transform), as_sklearn(fast).transform(to_transform))
+    names, expected = fast.get_feature_names_out(), as_sklearn(fast).get_feature_names_out()
+    assert names.dtype == expected.dtype and names.tolist() == expected.tolist()
 
 
 def test_union_of_words_and_chars_equals_scikit_learns(corpus):

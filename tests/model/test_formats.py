@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from documents import write_docx, write_html, write_pdf
 
+import train.predict as predict
 from experiments.cli import main
 from features.normalize import normalize_text
 from features.readers import ReadError
 from train.package import load_model
-from train.predict import Report, tag_paths, tag_report
+from train.predict import Report, ThemeModel, tag_path, tag_paths, tag_report
 
 SEEDS = ["seed-000", "seed-001", "seed-002", "seed-003"]
 FORMATS = ["gb18030.txt", "big5.txt", "docx", "pdf", "html"]
@@ -90,6 +91,40 @@ def test_workers_give_the_same_results_in_the_same_order(model, copies, tagged):
     assert [name for name, _ in parallel] == list(tagged)
     for name, report in parallel:
         assert report.to_dict() == tagged[name].to_dict()
+
+
+def test_batches_of_reports_tag_as_each_report_alone(model, copies, tagged):
+    for name, report in tagged.items():
+        assert tag_path(model, copies / name).to_dict() == report.to_dict()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tiny_batches_and_window_give_the_same_results(model, copies, tagged, workers,
+                                                        monkeypatch):
+    monkeypatch.setattr(predict, "BATCH_CHARS", 1)
+    monkeypatch.setattr(predict, "_FILES_AHEAD_PER_WORKER", 1)
+    results = [(str(Path(path).relative_to(copies)), report.to_dict())
+               for path, report in tag_paths(model, [copies], workers=workers)]
+    assert results == [(name, report.to_dict()) for name, report in tagged.items()]
+
+
+def test_a_report_that_breaks_the_model_fails_alone_in_its_batch(model, copies, tagged,
+                                                                  tmp_path):
+    class FragileModel(ThemeModel):
+        def _judge(self, texts):
+            if any("弄坏模型" in text for text in texts):
+                raise RuntimeError("boom")
+            return super()._judge(texts)
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("这一段会弄坏模型。", encoding="utf-8")
+    good = [copies / "txt" / "seed-000.txt", copies / "txt" / "seed-001.txt"]
+    results = list(tag_paths(FragileModel(model.pipeline, model.metadata),
+                             [good[0], bad, good[1]]))
+    assert [path for path, _ in results] == [str(good[0]), str(bad), str(good[1])]
+    assert str(results[1][1]) == f"{bad}: cannot be tagged (RuntimeError: boom)"
+    for (_, report), name in zip([results[0], results[2]], ["seed-000", "seed-001"], strict=True):
+        assert report.to_dict() == tagged[f"txt/{name}.txt"].to_dict()
 
 
 def test_evidence_is_the_ngrams_that_pushed_each_assigned_theme(model, tagged):
