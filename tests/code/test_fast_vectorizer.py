@@ -51,6 +51,10 @@ def test_features_equal_scikit_learns(corpus, config):
     fast = build_vectorizer(config).fit(train + ["𠀀𠀁x", "\x00a\x00"])
     assert isinstance(fast, FastTfidfVectorizer)
     assert_same_matrix(fast.transform(to_transform), as_sklearn(fast).transform(to_transform))
+    # No token with a space in the batch: the packed path must still find the unigram "a b".
+    without_spaces = ["a|b|c", "a|b", "b|c|d"]
+    assert_same_matrix(fast.transform(without_spaces),
+                       as_sklearn(fast).transform(without_spaces))
     names, expected = fast.get_feature_names_out(), as_sklearn(fast).get_feature_names_out()
     assert names.dtype == expected.dtype and names.tolist() == expected.tolist()
 
@@ -74,12 +78,30 @@ def test_word_ngrams_are_scikit_learns_in_order():
                 reference._word_ngrams(tokens[:length], stop_words)
 
 
-def test_small_batches_give_the_same_features(corpus, monkeypatch):
+@pytest.mark.parametrize("analyzer", ["char", "word"])
+def test_small_batches_give_the_same_features(corpus, monkeypatch, analyzer):
     train, to_transform = corpus
-    fast = build_vectorizer({"analyzer": "char"}).fit(train)
+    fast = build_vectorizer({"analyzer": analyzer, "tokenizer": "rjieba"}).fit(train)
     expected = fast.transform(to_transform)
-    monkeypatch.setattr(vectorize, "_CHARS_PER_BATCH", 50)
+    monkeypatch.setattr(vectorize, "_UNITS_PER_BATCH", 50)
     assert_same_matrix(fast.transform(to_transform), expected)
+
+
+def split_on_bars(text: str) -> list[str]:
+    """A tokenizer whose tokens may hold spaces, which scikit-learn's n-gram strings blur."""
+    return text.split("|")
+
+
+def test_tokens_with_spaces_count_as_scikit_learn_counts():
+    train = ["a b|c|d", "a|b c|d", "a|b|c d", "e|f"]
+    to_transform = ["a b|c", "a|b|c", "a|b c", "e|f|a b", "x y|z"]
+    fast = FastTfidfVectorizer(tokenizer=split_on_bars, token_pattern=None, lowercase=False,
+                               ngram_range=(1, 3)).fit(train)
+    assert_same_matrix(fast.transform(to_transform), as_sklearn(fast).transform(to_transform))
+    # No token with a space in the batch: the packed path must still find the unigram "a b".
+    without_spaces = ["a|b|c", "a|b", "b|c|d"]
+    assert_same_matrix(fast.transform(without_spaces),
+                       as_sklearn(fast).transform(without_spaces))
 
 
 def test_vocabulary_pickles_compactly_and_comes_back_whole(corpus):
