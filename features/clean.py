@@ -19,28 +19,34 @@ _RESIDUE_PATTERNS = [
     r"(打印本页|关闭窗口|分享到[:：]?.*|【?字号[:：].*|字体[:：]?\s*[大中小\s]+)",
     r"(上一篇|下一篇|上一页|下一页)[:：]?.*",
     r"第\s*\d+\s*页\s*/\s*共\s*\d+\s*页",
-    r".*\.(docx?|pdf|pptx?)_第\d+页",
     r"(点击查看更多|展开阅读全文|资源描述|相关资源|相关搜索|领取福利|微信扫码.*|扫一扫.*)(>>)?",
     r"(当前位置|您的位置)[:：].*",
     r"上传人[:：].*|文档编号[:：].*",
-    r".*(ICP备|ICP证|网安备|版权所有|Copyright|©).*",
-    r".*(客服QQ|客服电话|联系我们).*",
     r"\(?（?下转\s*\d+\s*版\)?）?|\(?（?上接\s*\d+\s*版\)?）?",
     r"\d{4,}",
     # Page numbers of printed documents: "3", "- 3 -", "— 12 —", "3 / 10".
     r"[-—–－]?\s*\d{1,3}\s*[-—–－]?|\d{1,3}\s*/\s*\d{1,3}",
-    r".*(记住我,来上我|观山文库).*",
-    r".*共计\d+个字,?预计阅读时长.*",
-    r"本站为文档.*|.*请立即通知.*删除.*",
+    r"本站为文档.*",
     r"《.*》由会员分享.*",
-    r".*\(第\d+/\d+页\)",
     r"[^\s]+\.(docx?|pdf|pptx?|txt|html?)",
     r"\(?(责任编辑|编辑|校对|审核)[:：][^)）]*\)?）?",
     r"(来源|时间|发布时间|作者)[:：].{0,40}",
     r"(?:(?:下载|打印|全屏|收藏|返回|相关|举报|分享|关闭)\s*){2,}",
 ]
+# Residue wherever it sits in a line (a whole-line match of ".*X.*" is a search for X, and
+# one search is several times cheaper than backtracking through each such alternative).
+_RESIDUE_ANYWHERE = [
+    r"ICP备|ICP证|网安备|版权所有|Copyright|©",
+    r"客服QQ|客服电话|联系我们",
+    r"记住我,来上我|观山文库",
+    r"共计\d+个字,?预计阅读时长",
+    r"请立即通知.*删除",
+    r"\.(docx?|pdf|pptx?)_第\d+页\Z",
+    r"\(第\d+/\d+页\)\Z",
+]
 _MAX_RESIDUE_CHARS = 300
 _RESIDUE = re.compile("|".join(f"(?:{p})" for p in _RESIDUE_PATTERNS))
+_RESIDUE_SEARCH = re.compile("|".join(f"(?:{p})" for p in _RESIDUE_ANYWHERE))
 
 _SENTENCE_END = "。！？!?;；:：…”’\"』」)）】》"
 _HEADING_START = re.compile(
@@ -67,7 +73,8 @@ def is_residue_line(line: str) -> bool:
     """
     if len(line) > _MAX_RESIDUE_CHARS:
         return False
-    return _RESIDUE.fullmatch(normalize_text(line)) is not None
+    text = normalize_text(line)
+    return _RESIDUE.fullmatch(text) is not None or _RESIDUE_SEARCH.search(text) is not None
 
 
 def _ends_sentence(line: str) -> bool:

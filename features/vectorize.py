@@ -207,22 +207,36 @@ class FastTfidfVectorizer(TfidfVectorizer):
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
             terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            state["_vocabulary_terms"] = "".join(terms)
-            state["_vocabulary_lengths"] = np.fromiter(map(len, terms), dtype=np.int64,
-                                                       count=len(terms))
+            state["_vocabulary_terms"], state["_vocabulary_lengths"] = _join_strings(terms)
             state["_vocabulary_columns"] = np.fromiter(map(vocabulary.__getitem__, terms),
                                                        dtype=np.int64, count=len(terms))
+            # Packing a large vocabulary takes ~0.2 s: done once here, not at every load.
+            packed = self._packed_vocabulary()
+            state["_packed_vocabulary"] = None if packed is None else packed.to_state()
         return state
 
     def __setstate__(self, state: dict) -> None:
         if "_vocabulary_terms" in state:
-            joined = state.pop("_vocabulary_terms")
-            ends = np.cumsum(state.pop("_vocabulary_lengths")).tolist()
+            terms = _split_strings(state.pop("_vocabulary_terms"),
+                                   state.pop("_vocabulary_lengths"))
             columns = state.pop("_vocabulary_columns").tolist()
-            starts = [0, *ends[:-1]]
-            spans = zip(starts, ends, columns, strict=True)
-            state["vocabulary_"] = {joined[start:end]: column for start, end, column in spans}
+            state["vocabulary_"] = dict(zip(terms, columns, strict=True))
+        if "_packed_vocabulary" in state:
+            packed = state.pop("_packed_vocabulary")
+            state["_packed_vocabulary_cache"] = \
+                None if packed is None else _PackedVocabulary.from_state(packed)
         super().__setstate__(state)
+
+
+def _join_strings(strings: list[str]) -> tuple[str, np.ndarray]:
+    """``strings`` as one string and their lengths: one pickle item instead of thousands."""
+    return "".join(strings), np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+
+
+def _split_strings(joined: str, lengths: np.ndarray) -> list[str]:
+    """The strings ``_join_strings`` joined."""
+    ends = np.cumsum(lengths).tolist()
+    return [joined[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +246,25 @@ class _PackedVocabulary:
 
     tables: dict[int, tuple[Any, np.ndarray]]
     token_ids: dict[str, int] | None
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain arrays and strings, for pickling (skops included)."""
+        tokens = None if self.token_ids is None else _join_strings(list(self.token_ids))
+        return {"lengths": sorted(self.tables),
+                "keys": [np.asarray(self.tables[n][0]) for n in sorted(self.tables)],
+                "columns": [self.tables[n][1] for n in sorted(self.tables)],
+                "tokens": tokens}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _PackedVocabulary:
+        import pandas as pd
+
+        tables = {n: (pd.Index(keys), columns) for n, keys, columns
+                  in zip(state["lengths"], state["keys"], state["columns"], strict=True)}
+        tokens = state["tokens"]
+        token_ids = None if tokens is None else \
+            {token: number for number, token in enumerate(_split_strings(*tokens))}
+        return cls(tables, token_ids)
 
 
 def _pack_vocabulary(vectorizer: FastTfidfVectorizer) -> _PackedVocabulary | None:

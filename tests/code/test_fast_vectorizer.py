@@ -113,6 +113,8 @@ def test_vocabulary_pickles_compactly_and_comes_back_whole(corpus):
     assert "vocabulary_" in fast.__dict__  # pickling leaves the live object alone
     restored = pickle.loads(pickle.dumps(fast))
     assert restored.vocabulary_ == fast.vocabulary_
+    # The packed lookup travels in the pickle, so loading does not rebuild it.
+    assert restored.__dict__["_packed_vocabulary_cache"] is not None
     assert_same_matrix(restored.transform(to_transform), fast.transform(to_transform))
 
 
