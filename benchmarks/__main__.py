@@ -23,7 +23,12 @@ def main() -> int:
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from benchmarks import cold_start, scaling, throughput, training
-        from benchmarks.common import Workspace, train_model, write_corpus
+        from benchmarks.common import (
+            Workspace,
+            train_default_model,
+            train_model,
+            write_corpus,
+        )
 
         started = time.perf_counter()
         workspace = Workspace(Path(tmp))
@@ -34,6 +39,7 @@ def main() -> int:
         if {"throughput", "cold_start", "scaling"} & set(args.only):
             for backend in ("jieba", "rjieba"):
                 train_model(backend, workspace.model(backend))
+            train_default_model(workspace.model("default"))
         if "throughput" in args.only:
             throughput.run(workspace, chars)
         if "cold_start" in args.only:

@@ -55,16 +55,32 @@ def corpus_chars(folder: Path) -> int:
 
 
 def train_model(backend: str, directory: Path) -> Path:
-    """Fit the default pipeline with ``backend`` on gold+authored labels and package it."""
+    """Fit the word-level pipeline (jieba uni+bigrams, logistic regression) that segments
+    with ``backend`` on gold+authored labels and package it."""
+    return _fit_and_package({"tokenizer": backend}, None, f"bench-{backend}", directory)
+
+
+def train_default_model(directory: Path) -> Path:
+    """Fit the default experiment's pipeline (experiments/baseline.toml: character n-grams,
+    calibrated linear SVM) on its data and package it, without MLflow."""
+    from experiments.config import load_config
+
+    config = load_config(ROOT / "experiments" / "baseline.toml")
+    return _fit_and_package(config.features, config.model, "bench-default", directory,
+                            config.sources)
+
+
+def _fit_and_package(features: dict, model: dict | None, name: str, directory: Path,
+                     sources: list[str] | None = None) -> Path:
     from train.data import label_matrix, label_names, load_paragraphs
     from train.model import build_pipeline
     from train.package import save_model
 
-    dataset = load_paragraphs(["gold", "authored"])
+    dataset = load_paragraphs(sources or ["gold", "authored"])
     labels = label_names(dataset)
-    pipeline = build_pipeline({"tokenizer": backend}).fit(
+    pipeline = build_pipeline(features, model).fit(
         list(dataset["text"]), label_matrix(dataset["labels"], len(labels)))
-    save_model(pipeline, {"experiment": f"bench-{backend}", "labels": labels,
+    save_model(pipeline, {"experiment": name, "labels": labels,
                           "thresholds": dict.fromkeys(labels, 0.5)}, directory)
     return directory
 

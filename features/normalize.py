@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["normalize_text", "strip_pinyin", "to_half_width", "to_simplified"]
+__all__ = ["forget_normalized_texts", "normalize_text", "strip_pinyin", "to_half_width",
+           "to_simplified"]
 
 _TONED_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 # A gloss is one pinyin syllable in brackets right after a Han character; at least one tone
@@ -80,3 +81,8 @@ def _normalize(text: str) -> str:
 # later passes lookups; the bounds keep the memory to a few MB.
 _REMEMBERED_CHARS = 400
 _normalize_remembered = functools.lru_cache(maxsize=8192)(_normalize)
+
+
+def forget_normalized_texts() -> None:
+    """Empty the memory of recent results, e.g. to time a first pass over a corpus."""
+    _normalize_remembered.cache_clear()

@@ -52,6 +52,14 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def _installed_version(name: str) -> str | None:
+    """The installed version of one library (all of ``library_versions`` costs ~25 ms)."""
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -176,9 +184,8 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     for key in ("labels", "thresholds", "model_sha256", "library_versions"):
         if key not in meta:
             raise ModelLoadError(f"{meta_path}: key {key!r} is missing")
-    current = library_versions()
     for library in _MUST_MATCH:
-        trained, here = meta["library_versions"].get(library), current.get(library)
+        trained, here = meta["library_versions"].get(library), _installed_version(library)
         if trained and here and trained.split(".")[:2] != here.split(".")[:2]:
             raise ModelLoadError(f"{directory}: trained with {library} {trained}, this environment "
                                  f"has {here}; retrain the model or install {library}=={trained}")

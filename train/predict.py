@@ -231,10 +231,13 @@ class ThemeModel:
             vectorizer = self.pipeline.steps[-2][1] if steps else None
             if vectorizer is not None and hasattr(vectorizer, "get_feature_names_out"):
                 try:
-                    names = np.asarray([n.split("__", 1)[-1]
-                                        for n in vectorizer.get_feature_names_out()])
+                    names = vectorizer.get_feature_names_out()
                 except (AttributeError, ValueError, TypeError):
                     names = None
+                if names is not None and hasattr(vectorizer, "transformer_list"):
+                    # A FeatureUnion prefixes each name with its part: "chars__协商".
+                    names = np.asarray([name.split("__", 1)[-1] for name in names],
+                                       dtype=object)
                 if names is not None:
                     coef = theme_coefficients(steps[1], len(self.labels), len(names))
                     if coef is not None:

@@ -150,6 +150,25 @@ def test_evidence_is_the_ngrams_that_pushed_each_assigned_theme(model, tagged):
     assert weight == pytest.approx(value * estimator.coef_[0, column], abs=1e-4)
 
 
+@pytest.mark.parametrize("analyzer", ["char", "word+char"])
+def test_evidence_ngrams_are_in_the_paragraph_even_with_underscores(gold_dataset, analyzer):
+    """Only a FeatureUnion's names carry a "part__" prefix; a plain vectoriser's n-gram that
+    holds "__" itself must come out whole."""
+    from train.data import label_matrix, label_names
+    from train.model import build_pipeline
+    from train.predict import ThemeModel
+
+    labels = label_names(gold_dataset)
+    texts = [*gold_dataset["text"], "政协__委员__协商"]
+    targets = label_matrix([*gold_dataset["labels"], gold_dataset["labels"][0]], len(labels))
+    pipeline = build_pipeline({"analyzer": analyzer}).fit(texts, targets)
+    meta = {"labels": labels, "thresholds": dict.fromkeys(labels, 0.0)}  # every theme shown
+    [tagged] = ThemeModel(pipeline, meta).tag(["政协__委员__协商"])
+    grams = [gram for found in tagged.evidence.values() for gram in found]
+    assert any("__" in gram for gram in grams) or analyzer == "word+char"
+    assert all(token in "政协__委员__协商" for gram in grams for token in gram.split())
+
+
 def test_evidence_from_calibrated_and_nonlinear_classifiers(gold_dataset):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
