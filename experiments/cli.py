@@ -9,12 +9,20 @@ or tracking store).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Subcommands in the order `--help` lists them; each is experiments.commands.<name>.
 COMMANDS = ["train", "tag", "ui", "label", "compare", "profile", "cache"]
+# Commands that have closed their files when they return and need no exit handlers (train
+# does: MLflow finishes its logging at exit). The console script leaves them without the
+# interpreter's teardown, which takes ~0.25 s once scikit-learn, scipy and pandas are loaded:
+# a seventh of tagging one short report.
+QUICK_EXIT_COMMANDS = {"tag", "profile"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +36,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cppcc-themes`` console script."""
+    """Run one ``cppcc-themes`` command; return its exit code."""
     args = build_parser().parse_args(argv)
     return args.func(args)
 
 
+def console() -> NoReturn:
+    """Entry point of the ``cppcc-themes`` console script."""
+    args = build_parser().parse_args()
+    code = args.func(args)
+    if args.command in QUICK_EXIT_COMMANDS:
+        exit_without_teardown(code)
+    sys.exit(code)
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """Flush the standard streams and end the process at once."""
+    for stream in (sys.stdout, sys.stderr):
+        # A reader that went away (`| head`) leaves nothing more to write.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -54,3 +54,31 @@ def test_missing_model_exits_2_with_one_line(tmp_path, seed_paths, capsys):
     code = main(["tag", str(seed_paths["seed-000"]), "--model", str(tmp_path / "none")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no model directory" in err[0]
+
+
+def test_console_script_quick_exit_loses_nothing(packaged_model_dir, seed_paths, tmp_path,
+                                                 capsys):
+    """The installed command leaves `tag` without the interpreter's teardown: everything
+    written to a pipe and to --output must still be there, with the right exit code."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # Buffered streams, as users have them: what is still in a buffer at exit must get out.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    script = Path(sys.executable).parent / "cppcc-themes"
+    inputs = [str(path) for path in seed_paths.values()]
+    missing = str(tmp_path / "missing.txt")
+    common = ["tag", *inputs, missing, "--model", str(packaged_model_dir), "--format", "jsonl"]
+    assert main(common) == 1
+    expected = capsys.readouterr().out
+    piped = subprocess.run([str(script), *common], capture_output=True, text=True, check=False,
+                           env=env)
+    assert piped.returncode == 1
+    assert piped.stdout == expected and len(expected.splitlines()) == 9 + 19 + 37 + 31
+    assert piped.stderr.splitlines()[0].startswith(f"cppcc-themes: error: {missing}")
+    out = tmp_path / "tags.jsonl"
+    written = subprocess.run([str(script), *common, "--output", str(out)],
+                             capture_output=True, text=True, check=False, env=env)
+    assert written.returncode == 1 and out.read_text(encoding="utf-8") == expected
