@@ -79,7 +79,7 @@ def _fit_and_package(features: dict, model: dict | None, name: str, directory: P
     dataset = load_paragraphs(sources or ["gold", "authored"])
     labels = label_names(dataset)
     pipeline = build_pipeline(features, model).fit(
-        list(dataset["text"]), label_matrix(dataset["labels"], len(labels)))
+        dataset["text"][:], label_matrix(dataset["labels"][:], len(labels)))
     save_model(pipeline, {"experiment": name, "labels": labels,
                           "thresholds": dict.fromkeys(labels, 0.5)}, directory)
     return directory

@@ -139,7 +139,8 @@ def dataset_hash(dataset: Dataset) -> str:
     lines = sorted(
         json.dumps([source, report, text, sorted(names[i] for i in labels)], ensure_ascii=False)
         for source, report, text, labels in zip(
-            dataset["source"], dataset["report_id"], dataset["text"], dataset["labels"],
+            dataset["source"][:], dataset["report_id"][:], dataset["text"][:],
+            dataset["labels"][:],
             strict=True)
     )
     digest = hashlib.sha256()
@@ -152,7 +153,7 @@ def label_counts(dataset: Dataset) -> dict[str, dict[str, int]]:
     """Paragraph counts per source and theme (``none`` for no theme)."""
     names = label_names(dataset)
     counts: dict[str, Counter] = {}
-    for source, labels in zip(dataset["source"], dataset["labels"], strict=True):
+    for source, labels in zip(dataset["source"][:], dataset["labels"][:], strict=True):
         counter = counts.setdefault(source, Counter())
         counter["paragraphs"] += 1
         for theme in [names[i] for i in labels] or ["none"]:

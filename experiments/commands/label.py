@@ -148,7 +148,7 @@ def _stats(labels_dir: Path) -> int:
         return EXIT_FATAL
     counts = label_counts(dataset)
     reports: dict[str, set[str]] = {}
-    for source, report in zip(dataset["source"], dataset["report_id"], strict=True):
+    for source, report in zip(dataset["source"][:], dataset["report_id"][:], strict=True):
         reports.setdefault(source, set()).add(report)
     columns = ["reports", "paragraphs", *dataset.features["labels"].feature.names, "none"]
     print("| source | " + " | ".join(columns) + " |")
