@@ -104,7 +104,7 @@ def prepare_data(dataset: Any, scored_sources: Sequence[str] = SCORED_SOURCES) -
     """Arrays of a ``datasets.Dataset`` of labelled paragraphs.
 
     Columns are read whole (``dataset[name][:]``): iterating a datasets ``Column`` formats it
-    row by row, ~20x slower, which took a third of a training run with a warm token cache.
+    row by row, ~20x slower, which took a fifth of a training run with a warm token cache.
     """
     labels = label_names(dataset)
     return TrainingData(
