@@ -158,15 +158,14 @@ class FastTfidfVectorizer(TfidfVectorizer):
             ids = np.frombuffer("".join(batch).encode("utf-32-le", "surrogatepass"),
                                 dtype=np.uint32).astype(np.int64)
         else:
-            tokens = itertools.chain.from_iterable(batch)
             # A token holding a space would make scikit-learn's n-gram strings ambiguous in a
             # way numbered tokens are not: such batches take the string path.
             if " " in "\x00".join(itertools.chain.from_iterable(batch)):
                 grams = [self._word_ngrams(document) for document in batch]
                 self._add_gram_hits(grams, first_row, rows, columns)
                 return
-            ids = np.fromiter(map(packed.token_ids.get, tokens, itertools.repeat(-1)),
-                              dtype=np.int64, count=total)
+            ids = np.fromiter(map(packed.token_ids.get, itertools.chain.from_iterable(batch),
+                                  itertools.repeat(-1)), dtype=np.int64, count=total)
         ends = np.repeat(np.cumsum(lengths), lengths)
         rows_of = np.repeat(np.arange(first_row, first_row + len(batch)), lengths)
         positions = np.arange(total)
@@ -174,13 +173,9 @@ class FastTfidfVectorizer(TfidfVectorizer):
             if not self.ngram_range[0] <= n <= self.ngram_range[1] or not len(key_columns):
                 continue
             starts = positions[positions + n <= ends]
-            key = np.zeros(len(starts), dtype=np.uint64)
-            known = np.ones(len(starts), dtype=bool)
-            for offset in range(n):
-                unit = ids[starts + offset]
-                known &= unit >= 0
-                key = (key << np.uint64(_UNIT_BITS)) | unit.astype(np.uint64)
-            slot = keys.get_indexer(key[known])
+            units = [ids[starts + offset] for offset in range(n)]
+            known = np.logical_and.reduce([unit >= 0 for unit in units])
+            slot = keys.get_indexer(_pack_units(units, len(starts))[known])
             hit = slot >= 0
             rows.append(rows_of[starts[known][hit]])
             columns.append(key_columns[slot[hit]])
@@ -298,13 +293,19 @@ def _pack_vocabulary(vectorizer: FastTfidfVectorizer) -> _PackedVocabulary | Non
     lengths = np.fromiter(map(len, units), dtype=np.int64, count=len(units))
     for n in range(1, _MAX_PACKED_UNITS + 1):
         chosen = np.flatnonzero(lengths == n)
-        keys = np.zeros(len(chosen), dtype=np.uint64)
-        if len(chosen):
-            unit_matrix = np.asarray([units[i] for i in chosen], dtype=np.uint64)
-            for offset in range(n):
-                keys = (keys << np.uint64(_UNIT_BITS)) | unit_matrix[:, offset]
+        unit_matrix = np.asarray([units[i] for i in chosen], dtype=np.int64).reshape(-1, n)
+        keys = _pack_units(list(unit_matrix.T), len(chosen))
         tables[n] = (pd.Index(keys), columns[chosen])
     return _PackedVocabulary(tables, token_ids)
+
+
+def _pack_units(units: Sequence[np.ndarray], count: int) -> np.ndarray:
+    """The uint64 keys of ``count`` n-grams whose k-th units are ``units[k]`` (21 bits each;
+    a negative, unknown unit packs to garbage that callers mask out)."""
+    keys = np.zeros(count, dtype=np.uint64)
+    for unit in units:
+        keys = (keys << np.uint64(_UNIT_BITS)) | unit.astype(np.uint64)
+    return keys
 
 
 def _batches(items: Iterable[Sequence]) -> Iterator[list]:
