@@ -11,7 +11,6 @@ that exist on every worker. The model itself is sent from the client to every wo
 
 from __future__ import annotations
 
-import collections
 import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -73,26 +72,19 @@ def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],
     contacted); the model is broadcast to the workers once. ``address`` is a scheduler
     address or an existing ``distributed.Client``; ``ClusterUnavailable`` if unreachable.
     """
-    from features.readers import ReadError
     from train.package import load_model
-    from train.predict import ThemeModel, expand_inputs
+    from train.predict import ThemeModel, expand_inputs, in_input_order
 
     model = model_or_dir if isinstance(model_or_dir, ThemeModel) else load_model(model_or_dir)
     jobs = expand_inputs(inputs)
     with _client(address) as client:
         shared_model = client.scatter(model, broadcast=True)
+
+        def submit(job: str) -> Any:
+            return client.submit(_tag_on_worker, shared_model, job, pure=False)
+
         ahead = _AHEAD_PER_THREAD * max(1, sum(client.nthreads().values()))
-        pending: collections.deque[tuple[str, Any]] = collections.deque()
-        for job in jobs:
-            if isinstance(job, ReadError):
-                pending.append((str(job).split(": ", 1)[0], job))
-            else:
-                pending.append((job, client.submit(_tag_on_worker, shared_model, job,
-                                                   pure=False)))
-            while len(pending) > ahead:
-                yield _collect(*pending.popleft())
-        while pending:
-            yield _collect(*pending.popleft())
+        yield from in_input_order(jobs, submit, _collect, ahead)
 
 
 def tag_paths_for_cli(model: Any, inputs: Iterable[str | Path],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import multiprocessing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "ReportInput",
     "TaggedParagraph",
     "ThemeModel",
+    "in_input_order",
     "read_input",
     "tag_path",
     "tag_path_safely",
@@ -502,21 +503,31 @@ def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=max_workers, mp_context=context,
             initializer=_start_worker, initargs=(model,)) as pool:
-        # A bounded window of files in flight: results that finish ahead of a slow file wait
-        # in memory, so submitting every file at once would hold a whole corpus of results.
-        ahead = _FILES_AHEAD_PER_WORKER * max_workers
-        pending: collections.deque[tuple[str, Any]] = collections.deque()
-        for job in jobs:
-            if isinstance(job, ReadError):
-                pending.append((_error_path(job), job))
-            elif job == STDIN:
-                pending.append((job, tag_path_safely(model, job)))
-            else:
-                pending.append((job, pool.submit(_tag_in_worker, job)))
-            while len(pending) > ahead:
-                yield _settle(*pending.popleft())
-        while pending:
-            yield _settle(*pending.popleft())
+        def submit(job: str) -> Any:
+            return tag_path_safely(model, job) if job == STDIN else \
+                pool.submit(_tag_in_worker, job)
+
+        yield from in_input_order(jobs, submit, _settle, _FILES_AHEAD_PER_WORKER * max_workers)
+
+
+def in_input_order(jobs: Iterable[str | ReadError], submit: Callable[[str], Any],
+                   settle: Callable[[str, Any], tuple[str, Any]],
+                   ahead: int) -> Iterator[tuple[str, Any]]:
+    """``(path, result)`` per job in input order, with at most ``ahead`` submitted jobs
+    waiting: ``submit(job)`` starts one (a future, or a result at once), ``settle(path,
+    outcome)`` waits for it; a job that is a ReadError passes as it is.
+
+    The window is bounded because results that finish ahead of a slow file wait in memory:
+    submitting every file at once would hold a whole corpus of results.
+    """
+    pending: collections.deque[tuple[str, Any]] = collections.deque()
+    for job in jobs:
+        pending.append((_error_path(job), job) if isinstance(job, ReadError)
+                       else (job, submit(job)))
+        while len(pending) > ahead:
+            yield settle(*pending.popleft())
+    while pending:
+        yield settle(*pending.popleft())
 
 
 def _settle(path: str, outcome: Any) -> tuple[str, Report | ReadError]:
