@@ -538,13 +538,11 @@ def _settle(path: str, outcome: Any) -> tuple[str, Report | ReadError]:
 
 
 def _tag_in_batches(model: ThemeModel, jobs: Iterable[str | ReadError],
-                    batch_chars: int | None = None,
                     ) -> Iterator[tuple[str, Report | ReadError]]:
-    """Read inputs in order and tag them in batches of about ``batch_chars`` characters.
+    """Read inputs in order and tag them in batches of about ``BATCH_CHARS`` characters.
 
     Only one batch is held in memory at a time; results come in input order.
     """
-    limit = BATCH_CHARS if batch_chars is None else batch_chars
     pending: list[tuple[str, ReportInput | ReadError]] = []
     chars = 0
     for job in jobs:
@@ -555,7 +553,7 @@ def _tag_in_batches(model: ThemeModel, jobs: Iterable[str | ReadError],
         pending.append((job, report))
         if not isinstance(report, ReadError):
             chars += sum(map(len, report.texts))
-        if chars >= limit:
+        if chars >= BATCH_CHARS:
             yield from _tag_pending(model, pending)
             pending, chars = [], 0
     yield from _tag_pending(model, pending)
