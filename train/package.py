@@ -7,7 +7,6 @@ checks what it can before unpickling and says what is wrong.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -42,13 +41,10 @@ class ModelLoadError(RuntimeError):
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries the pipeline depends on."""
     versions = {"python": platform.python_version()}
-    for name in _TRACKED_LIBRARIES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-        versions["cppcc-themes"] = importlib_metadata.version("cppcc-themes")
+    for name in (*_TRACKED_LIBRARIES, "cppcc-themes"):
+        version = _installed_version(name)
+        if version is not None:
+            versions[name] = version
     return versions
 
 
