@@ -63,7 +63,7 @@ def train_model(backend: str, directory: Path) -> Path:
 def train_default_model(directory: Path) -> Path:
     """Fit the default experiment's pipeline (experiments/baseline.toml: character n-grams,
     calibrated linear SVM) on its data and package it, without MLflow."""
-    from experiments.config import load_config
+    from cppcc_themes.experiments.config import load_config
 
     config = load_config(ROOT / "experiments" / "baseline.toml")
     return _fit_and_package(config.features, config.model, "bench-default", directory,
@@ -72,9 +72,9 @@ def train_default_model(directory: Path) -> Path:
 
 def _fit_and_package(features: dict, model: dict | None, name: str, directory: Path,
                      sources: list[str] | None = None) -> Path:
-    from train.data import label_matrix, label_names, load_paragraphs
-    from train.model import build_pipeline
-    from train.package import save_model
+    from cppcc_themes.train.data import label_matrix, label_names, load_paragraphs
+    from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.package import save_model
 
     dataset = load_paragraphs(sources or ["gold", "authored"])
     labels = label_names(dataset)

@@ -22,8 +22,8 @@ def tag_seconds(corpus: Path, model: Path, output: Path, tokenizer: str) -> floa
     not timed (a warm-up call on the seed loads them, as the dictionary warm-up does):
     start-up is benchmark 2's business.
     """
-    from experiments.cli import main
-    from features.normalize import forget_normalized_texts
+    from cppcc_themes.experiments.cli import main
+    from cppcc_themes.features.normalize import forget_normalized_texts
 
     def tag(inputs: Path, target: Path) -> None:
         forget_normalized_texts()
@@ -39,7 +39,7 @@ def tag_seconds(corpus: Path, model: Path, output: Path, tokenizer: str) -> floa
 
 def tokenize_seconds(texts: list[str], backend: str) -> float:
     """Wall seconds of the same tokenizer over the same texts, nothing else."""
-    from features.tokenize import Tokenizer
+    from cppcc_themes.features.tokenize import Tokenizer
 
     tokenizer = Tokenizer(backend=backend)
     return timed(lambda: [tokenizer.tokenize(text) for text in texts])
@@ -47,7 +47,7 @@ def tokenize_seconds(texts: list[str], backend: str) -> float:
 
 def tagging_backend(model: Path, tokenizer: str) -> str:
     """The backend ``cppcc-themes tag --tokenizer TOKENIZER`` really segments with."""
-    from train.package import load_model
+    from cppcc_themes.train.package import load_model
 
     return ",".join(sorted(set(load_model(model, tokenizer).tokenizer_backends.values())))
 
@@ -58,7 +58,7 @@ def _spread(values: list[float]) -> str:
 
 def run(workspace: Workspace, chars: int) -> dict[str, float]:
     """Print throughput per backend; return the median tagging seconds per backend."""
-    from features.tokenize import Tokenizer
+    from cppcc_themes.features.tokenize import Tokenizer
 
     heading(f"1. tagging throughput on the 31 reports ({chars:,} characters), in process; "
             f"{REPEAT} alternating runs of each side")

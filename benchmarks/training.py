@@ -10,9 +10,9 @@ from benchmarks.common import Workspace, child_env, heading, measure_process, ro
 TARGET = 3.0
 _EXPERIMENT = """
 import json, sys, time
-from features.token_cache import use_token_cache
-from train.data import load_paragraphs
-from train.train import train_and_evaluate
+from cppcc_themes.features.token_cache import use_token_cache
+from cppcc_themes.train.data import load_paragraphs
+from cppcc_themes.train.train import train_and_evaluate
 dataset = load_paragraphs(["gold", "authored"])
 start = time.perf_counter()
 with use_token_cache() as cache:

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def fit_gold_model(directory: Path) -> Path:
     """Fit and package a model on the gold paragraphs (no MLflow)."""
-    from train.data import label_matrix, label_names, load_paragraphs
-    from train.model import build_pipeline
-    from train.package import save_model
+    from cppcc_themes.train.data import label_matrix, label_names, load_paragraphs
+    from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.package import save_model
 
     gold = load_paragraphs(["gold"], ROOT / "labels")
     labels = label_names(gold)
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "docs/tag-html.png")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from experiments.cli import main as cli
+    from cppcc_themes.experiments.cli import main as cli
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

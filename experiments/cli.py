@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tag paragraphs of Chinese CPPCC work reports with five themes.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"experiments.commands.{name}").register(subparsers)
+        importlib.import_module(f"cppcc_themes.experiments.commands.{name}").register(subparsers)
     return parser
 
 

@@ -57,7 +57,7 @@ def _client(address: Any) -> Iterator[Any]:
 
 def _tag_on_worker(model: Any, path: str) -> Any:
     """Tag one input on a worker; failures come back as a one-line ReadError, as locally."""
-    from train.predict import tag_path_safely
+    from cppcc_themes.train.predict import tag_path_safely
 
     return tag_path_safely(model, path)
 
@@ -72,8 +72,8 @@ def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],
     contacted); the model is broadcast to the workers once. ``address`` is a scheduler
     address or an existing ``distributed.Client``; ``ClusterUnavailable`` if unreachable.
     """
-    from train.package import load_model
-    from train.predict import ThemeModel, expand_inputs, in_input_order
+    from cppcc_themes.train.package import load_model
+    from cppcc_themes.train.predict import ThemeModel, expand_inputs, in_input_order
 
     model = model_or_dir if isinstance(model_or_dir, ThemeModel) else load_model(model_or_dir)
     jobs = expand_inputs(inputs)
@@ -91,7 +91,7 @@ def tag_paths_for_cli(model: Any, inputs: Iterable[str | Path],
                       address: str) -> Iterator[tuple[str, Any]]:
     """``tag_paths_on_dask`` for ``cppcc-themes tag --dask``: an unreachable scheduler is a
     one-line error and exit status 2, as for any other problem that stops everything."""
-    from experiments.commands import EXIT_FATAL, print_error
+    from cppcc_themes.experiments.commands import EXIT_FATAL, print_error
 
     try:
         yield from tag_paths_on_dask(model, inputs, address)
@@ -102,7 +102,7 @@ def tag_paths_for_cli(model: Any, inputs: Iterable[str | Path],
 
 def _collect(path: str, outcome: Any) -> tuple[str, Any]:
     """Wait for one file's result; a task lost on the cluster becomes that file's error."""
-    from features.readers import ReadError
+    from cppcc_themes.features.readers import ReadError
 
     if isinstance(outcome, ReadError) or not hasattr(outcome, "result"):
         return path, outcome

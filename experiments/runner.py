@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from experiments.config import ExperimentConfig
-from experiments.search import Candidate, expand_candidates, flat_params, search_metric
-from experiments.tracking import (
+from cppcc_themes.experiments.config import ExperimentConfig
+from cppcc_themes.experiments.search import Candidate, expand_candidates, flat_params, search_metric
+from cppcc_themes.experiments.tracking import (
     DEFAULT_EXPERIMENT,
     check_tracking,
     ensure_experiment,
@@ -29,12 +29,12 @@ __all__ = ["ExperimentOutcome", "Reporter", "run_experiment"]
 
 # What skops may rebuild when MLflow loads the logged pipeline: our own picklable parts.
 SKOPS_TRUSTED_TYPES = [
-    "features.tokenize.Tokenizer",
-    "features.vectorize.FastTfidfVectorizer",
-    "features.normalize.normalize_text",
-    "features.embeddings.SentenceEmbedder",
-    "train.model.MultiLabelThemeClassifier",
-    "train.model.select_text",
+    "cppcc_themes.features.tokenize.Tokenizer",
+    "cppcc_themes.features.vectorize.FastTfidfVectorizer",
+    "cppcc_themes.features.normalize.normalize_text",
+    "cppcc_themes.features.embeddings.SentenceEmbedder",
+    "cppcc_themes.train.model.MultiLabelThemeClassifier",
+    "cppcc_themes.train.model.select_text",
     # Platt scaling of the calibrated linear SVM and ridge.
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -76,7 +76,11 @@ def _git_commit() -> str:
 
 
 def _write_artifacts(result: Any, config: ExperimentConfig, folder: Path) -> None:
-    from experiments.plots import confusion_figure, reliability_figure, top_features_figure
+    from cppcc_themes.experiments.plots import (
+        confusion_figure,
+        reliability_figure,
+        top_features_figure,
+    )
 
     evaluation = result.evaluation
 
@@ -109,7 +113,7 @@ def _write_leaderboard(rows: list[dict[str, Any]], path: Path) -> None:
 
 def _check_candidates(candidates: list[Candidate]) -> None:
     """Build every candidate's pipeline once, so a bad setting fails before any training."""
-    from train.model import build_pipeline
+    from cppcc_themes.train.model import build_pipeline
 
     for candidate in candidates:
         try:
@@ -145,8 +149,8 @@ def run_experiment(
     _check_candidates(candidates)
     check_tracking(tracking_uri)
 
-    from train.data import load_paragraphs
-    from train.train import cross_validate, prepare_data
+    from cppcc_themes.train.data import load_paragraphs
+    from cppcc_themes.train.train import cross_validate, prepare_data
 
     datasets: dict[tuple[str, ...], Any] = {}
 
@@ -207,8 +211,8 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from train.package import save_model
-    from train.train import train_prepared
+    from cppcc_themes.train.package import save_model
+    from cppcc_themes.train.train import train_prepared
 
     # The winner's data is already loaded and prepared: reuse it rather than read it again.
     result = train_prepared(data, winner.features, winner.model, evaluation=evaluation)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.config import ConfigError, ExperimentConfig
+from cppcc_themes.experiments.config import ConfigError, ExperimentConfig
 
 __all__ = ["RANKING_METRICS", "Candidate", "expand_candidates", "flat_params", "search_metric"]
 
@@ -124,8 +124,8 @@ def search_metric(config: ExperimentConfig) -> str:
 
 def flat_params(candidate: Candidate) -> dict[str, Any]:
     """Every setting of a candidate, defaults filled in, as flat tracking parameters."""
-    from features.vectorize import DEFAULT_FEATURES
-    from train.model import DEFAULT_MODEL
+    from cppcc_themes.features.vectorize import DEFAULT_FEATURES
+    from cppcc_themes.train.model import DEFAULT_MODEL
 
     params: dict[str, Any] = {"data.sources": ",".join(candidate.sources)}
     features = {**DEFAULT_FEATURES, "embeddings": "none", **candidate.features}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from features.normalize import normalize_text
+from cppcc_themes.features.normalize import normalize_text
 
 __all__ = ["clean_text", "is_residue_line", "split_lines"]
 

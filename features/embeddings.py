@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from features.normalize import normalize_text
-from features.tokenize import cache_dir
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.tokenize import cache_dir
 
 __all__ = ["EmbeddingsUnavailable", "SentenceEmbedder", "load_encoder"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from features.clean import clean_text, split_lines
-from features.normalize import normalize_text
+from cppcc_themes.features.clean import clean_text, split_lines
+from cppcc_themes.features.normalize import normalize_text
 
 __all__ = ["Paragraph", "cut_overlong", "heading_level", "segment_report", "split_paragraphs"]
 

@@ -72,7 +72,7 @@ def _day_to_date(day: int | None) -> datetime.date | None:
 
 def default_cache_path() -> Path:
     """``tokens.sqlite3`` in the package's cache folder."""
-    from features.tokenize import cache_dir
+    from cppcc_themes.features.tokenize import cache_dir
 
     return cache_dir() / CACHE_FILE
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from features.token_cache import active_token_cache
+from cppcc_themes.features.token_cache import active_token_cache
 
 __all__ = ["BACKENDS", "TAGGING_CHOICES", "TOKENIZER_ENV", "Tokenizer", "cache_dir",
            "load_stopwords", "load_user_dictionary", "tagging_backend", "tokenizer_signature"]
@@ -47,7 +47,8 @@ def cache_dir() -> Path:
 
 
 def _resource_lines(name: str) -> list[str]:
-    text = resources.files("features").joinpath("resources", name).read_text(encoding="utf-8")
+    folder = resources.files("cppcc_themes.features").joinpath("resources")
+    text = folder.joinpath(name).read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
 

@@ -19,8 +19,8 @@ except ImportError:  # pragma: no cover - older scikit-learn counts into a spars
     def _align_api_if_sparse(matrix):
         return sp.csr_matrix(matrix)
 
-from features.normalize import normalize_text
-from features.tokenize import Tokenizer, tagging_backend
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.tokenize import Tokenizer, tagging_backend
 
 __all__ = ["DEFAULT_FEATURES", "FastTfidfVectorizer", "build_vectorizer", "describe_tokenizers",
            "find_tokenizers", "set_tagging_tokenizers", "tokenizer_from_config", "with_tokenizer"]

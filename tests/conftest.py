@@ -35,7 +35,7 @@ def seed_paths() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def gold_dataset():
-    from train.data import load_paragraphs
+    from cppcc_themes.train.data import load_paragraphs
 
     return load_paragraphs(["gold"], ROOT / "labels")
 
@@ -43,9 +43,9 @@ def gold_dataset():
 @pytest.fixture(scope="session")
 def packaged_model_dir(tmp_path_factory: pytest.TempPathFactory, gold_dataset) -> Path:
     """A model fitted on the gold paragraphs and packaged, without MLflow."""
-    from train.data import label_matrix, label_names
-    from train.model import build_pipeline
-    from train.package import save_model
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.package import save_model
 
     labels = label_names(gold_dataset)
     pipeline = build_pipeline().fit(list(gold_dataset["text"]),

@@ -10,11 +10,11 @@ from typing import Any
 __all__ = ["ModelLoadError", "Report", "ThemeModel", "load_model", "tag_report"]
 
 _LOCATIONS = {
-    "ModelLoadError": "train.package",
-    "load_model": "train.package",
-    "Report": "train.predict",
-    "ThemeModel": "train.predict",
-    "tag_report": "train.predict",
+    "ModelLoadError": "cppcc_themes.train.package",
+    "load_model": "cppcc_themes.train.package",
+    "Report": "cppcc_themes.train.predict",
+    "ThemeModel": "cppcc_themes.train.predict",
+    "tag_report": "cppcc_themes.train.predict",
 }
 
 
@@ -23,4 +23,4 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LOCATIONS[name]), name)
-    raise AttributeError(f"module 'train' has no attribute {name!r}")
+    raise AttributeError(f"module 'cppcc_themes.train' has no attribute {name!r}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from train.themes import default_labels_dir, theme_ids
+from cppcc_themes.train.themes import default_labels_dir, theme_ids
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -23,7 +23,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from features.vectorize import build_vectorizer
+from cppcc_themes.features.vectorize import build_vectorizer
 
 __all__ = [
     "CLASSIFIERS",
@@ -221,7 +221,7 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     tfidf = build_vectorizer(tfidf_config)
     if mode == "none":
         return tfidf
-    from features.embeddings import SentenceEmbedder
+    from cppcc_themes.features.embeddings import SentenceEmbedder
 
     if mode == "only":
         return SentenceEmbedder()

@@ -7,25 +7,33 @@ checks what it can before unpickling and says what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from train.predict import ThemeModel
+from cppcc_themes.train.predict import ThemeModel
 
 __all__ = ["FORMAT_VERSION", "ModelLoadError", "library_versions", "load_model", "save_model"]
 
 # 2: vectorizers are features.vectorize.FastTfidfVectorizer, which older releases lack.
-FORMAT_VERSION = 2
+# 3: the pickle names the package's classes under cppcc_themes.* (they were top-level
+#    features.*, train.* before the package became one namespace).
+FORMAT_VERSION = 3
 # Format 1 models (plain scikit-learn vectorizers) still load and tag, only more slowly.
-READABLE_FORMAT_VERSIONS = (1, 2)
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
+# Modules whose classes and functions a format 1-2 pickle names by their old top-level names.
+_LEGACY_MODULES = ("features", "features.normalize", "features.tokenize", "features.vectorize",
+                   "features.embeddings", "train", "train.model")
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
@@ -96,7 +104,7 @@ no-theme F1 {metrics.get('none_f1', nan):.3f}.
 
 ## Use
 ```python
-from train import load_model
+from cppcc_themes.train import load_model
 model = load_model("path/to/this/folder")
 model.tag(["段落……"])
 ```
@@ -188,6 +196,30 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
+@contextlib.contextmanager
+def _legacy_module_names(format_version: int) -> Iterator[None]:
+    """Let a format 1-2 pickle find ``features.vectorize`` etc. under ``cppcc_themes``."""
+    if format_version >= 3:
+        yield
+        return
+    import importlib
+
+    added = []
+    for name in _LEGACY_MODULES:
+        if name in sys.modules:
+            continue
+        try:
+            sys.modules[name] = importlib.import_module(f"cppcc_themes.{name}")
+        except ImportError:  # an optional part (embeddings) this environment lacks
+            continue
+        added.append(name)
+    try:
+        yield
+    finally:
+        for name in added:
+            sys.modules.pop(name, None)
+
+
 def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeModel:
     """Load a packaged model after checking format, library versions and file checksum.
 
@@ -197,7 +229,7 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
     """
     import joblib
 
-    from features.tokenize import TAGGING_CHOICES, TOKENIZER_ENV
+    from cppcc_themes.features.tokenize import TAGGING_CHOICES, TOKENIZER_ENV
 
     choice = tokenizer or os.environ.get(TOKENIZER_ENV) or "auto"
     if choice not in TAGGING_CHOICES:
@@ -212,11 +244,12 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
         raise ModelLoadError(f"{model_path}: sha256 differs from metadata.json; the file was "
                              "changed or corrupted, refusing to unpickle it")
     try:
-        pipeline = joblib.load(model_path)
+        with _legacy_module_names(meta["format_version"]):
+            pipeline = joblib.load(model_path)
     except Exception as error:  # joblib raises many types for a damaged file
         raise ModelLoadError(f"{model_path}: cannot be loaded "
                              f"({type(error).__name__}: {error})") from None
-    from features.vectorize import set_tagging_tokenizers
+    from cppcc_themes.features.vectorize import set_tagging_tokenizers
 
     set_tagging_tokenizers(pipeline, choice)
     return ThemeModel(pipeline, meta)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from features.readers import (
+from cppcc_themes.features.readers import (
     STDIN,
     ReadError,
     iter_report_paths,
@@ -23,7 +23,7 @@ from features.readers import (
     read_report,
     read_stdin,
 )
-from features.segment import segment_report
+from cppcc_themes.features.segment import segment_report
 
 __all__ = [
     "ParagraphList",
@@ -212,7 +212,7 @@ class ThemeModel:
     def tokenizer_backends(self) -> dict[str, str]:
         """The backend each tokenizer of the pipeline tags with, by parameter name (after
         ``load_model``'s choice, which may differ from the trained one: same tokens)."""
-        from features.vectorize import find_tokenizers
+        from cppcc_themes.features.vectorize import find_tokenizers
 
         return {name: t.backend for name, t in find_tokenizers(self.pipeline).items()}
 
@@ -466,7 +466,7 @@ def _tag_in_worker(path: str) -> Report | ReadError:
 def _as_model(model_or_dir: ThemeModel | str | Path) -> ThemeModel:
     if isinstance(model_or_dir, ThemeModel):
         return model_or_dir
-    from train.package import load_model
+    from cppcc_themes.train.package import load_model
 
     return load_model(model_or_dir)
 

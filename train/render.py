@@ -56,7 +56,7 @@ def theme_names(labels: Sequence[str]) -> dict[str, str]:
     """Display names of the themes (the codebook's Chinese names), ids where unknown."""
     names = {label: label for label in labels}
     try:
-        from train.themes import load_themes
+        from cppcc_themes.train.themes import load_themes
 
         names.update({t.id: t.name for t in load_themes() if t.id in names})
     except (OSError, KeyError, ValueError):

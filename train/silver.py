@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.normalize import normalize_text
-from features.readers import ReadError, iter_report_paths, read_report
-from features.readers import read_jsonl_records as read_paragraph_records
-from features.segment import segment_report
-from train.data import SOURCE_FOLDERS, read_jsonl_records
-from train.weak import (
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.readers import ReadError, iter_report_paths, read_report
+from cppcc_themes.features.readers import read_jsonl_records as read_paragraph_records
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.train.data import SOURCE_FOLDERS, read_jsonl_records
+from cppcc_themes.train.weak import (
     NO_THEME,
     Lexicon,
     ParagraphContext,

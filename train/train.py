@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from train.data import dataset_hash, label_counts, label_matrix, label_names
-from train.evaluate import (
+from cppcc_themes.train.data import dataset_hash, label_counts, label_matrix, label_names
+from cppcc_themes.train.evaluate import (
     bootstrap_macro_f1,
     calibration_summary,
     compute_metrics,
@@ -23,7 +23,7 @@ from train.evaluate import (
     report_text,
     top_features,
 )
-from train.model import build_pipeline
+from cppcc_themes.train.model import build_pipeline
 
 __all__ = [
     "CrossValidation",
@@ -184,7 +184,7 @@ def train_prepared(
     evaluation: CrossValidation | None = None,
 ) -> TrainingResult:
     """``train_and_evaluate`` for data already turned into arrays by ``prepare_data``."""
-    from features.token_cache import use_token_cache
+    from cppcc_themes.features.token_cache import use_token_cache
 
     # Every fold and experiment re-segments the same paragraphs: segment each one once.
     with use_token_cache():

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from features.clean import is_residue_line
-from features.normalize import normalize_text
-from features.segment import heading_level
-from train.themes import (
+from cppcc_themes.features.clean import is_residue_line
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.segment import heading_level
+from cppcc_themes.train.themes import (
     load_no_theme_cues,
     load_no_theme_heading_cues,
     load_structural_heading_cues,

@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,8 +52,8 @@ def describe_signatures() -> dict[str, str]:
     build; entries under any other signature are never read again by it."""
     from importlib import metadata
 
-    from features.token_cache import SIGNATURE_CHARS
-    from features.tokenize import BACKENDS, Tokenizer, tokenizer_signature
+    from cppcc_themes.features.token_cache import SIGNATURE_CHARS
+    from cppcc_themes.features.tokenize import BACKENDS, Tokenizer, tokenizer_signature
 
     names = {}
     for backend in BACKENDS:
@@ -85,7 +85,7 @@ def _signature_rows(signatures: dict[str, int]) -> list[tuple[str, int, str]]:
 
 def print_stats(stats: Any) -> None:
     """Location, size, entries, last-use range and entries per tokenizer configuration."""
-    from features.token_cache import ENV_VAR
+    from cppcc_themes.features.token_cache import ENV_VAR
 
     print(f"token cache: {stats.path}")
     if os.environ.get(ENV_VAR, "").strip().lower() in {"0", "off", "false", "no"}:
@@ -105,7 +105,12 @@ def print_stats(stats: Any) -> None:
 
 def prune(days: int) -> int:
     """Delete entries unused for more than ``days`` days, compact, print what changed."""
-    from features.token_cache import TokenCacheError, compact_cache, describe_cache, prune_cache
+    from cppcc_themes.features.token_cache import (
+        TokenCacheError,
+        compact_cache,
+        describe_cache,
+        prune_cache,
+    )
 
     try:
         before = describe_cache()
@@ -130,7 +135,7 @@ def prune(days: int) -> int:
 
 def clear() -> int:
     """Delete the cache file and its companions, print what was freed."""
-    from features.token_cache import (
+    from cppcc_themes.features.token_cache import (
         TokenCacheError,
         cache_files,
         clear_cache,
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         return clear()
     if args.prune_days is not None:
         return prune(args.prune_days)
-    from features.token_cache import TokenCacheError, describe_cache
+    from cppcc_themes.features.token_cache import TokenCacheError, describe_cache
 
     try:
         stats = describe_cache()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, print_error
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
 
 COLUMNS = [  # (header, where, key)
     ("experiment file", "tags", "experiment_file"),
@@ -13,7 +13,7 @@ COLUMNS = [  # (header, where, key)
     ("data", "params", "data.sources"),
     ("classifier", "params", "model.classifier"),
     ("analyzer", "params", "features.analyzer"),
-    ("emb.", "params", "features.embeddings"),
+    ("emb.", "params", "cppcc_themes.features.embeddings"),
     ("threshold", "params", "model.threshold"),
     ("macro-F1", "metrics", "macro_f1"),
     ("95% CI", "metrics", "macro_f1_ci"),
@@ -94,7 +94,11 @@ def _print_table(rows: list[list[str]], headers: list[str], title: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.tracking import TrackingError, check_tracking, resolve_tracking_uri
+    from cppcc_themes.experiments.tracking import (
+        TrackingError,
+        check_tracking,
+        resolve_tracking_uri,
+    )
 
     uri = resolve_tracking_uri(args.tracking_uri)
     try:

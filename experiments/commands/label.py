@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
 
 STATS_SOURCES = ["gold", "authored", "silver-gov"]
 
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.themes import default_labels_dir
+    from cppcc_themes.train.themes import default_labels_dir
 
     labels_dir = Path(args.labels_dir) if args.labels_dir else default_labels_dir()
     if not (labels_dir / "themes.toml").is_file():
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _label(args: argparse.Namespace, labels_dir: Path) -> int:
-    from train.silver import known_texts, label_corpus, write_jsonl_atomic
-    from train.weak import build_lexicon, lf_names, lf_statistics
+    from cppcc_themes.train.silver import known_texts, label_corpus, write_jsonl_atomic
+    from cppcc_themes.train.weak import build_lexicon, lf_names, lf_statistics
 
     lexicon = build_lexicon(labels_dir)
     exclude = known_texts(labels_dir, ["gold", "authored"]) if args.exclude_known else None
@@ -118,7 +118,7 @@ def _lf_table(stats: dict[str, dict[str, float]]) -> str:
 
 
 def _evaluate(labels_dir: Path) -> int:
-    from train.silver import evaluate_on_gold
+    from cppcc_themes.train.silver import evaluate_on_gold
 
     try:
         result = evaluate_on_gold(labels_dir)
@@ -139,7 +139,7 @@ def _evaluate(labels_dir: Path) -> int:
 
 
 def _stats(labels_dir: Path) -> int:
-    from train.data import DataError, label_counts, load_paragraphs
+    from cppcc_themes.train.data import DataError, label_counts, load_paragraphs
 
     try:
         dataset = load_paragraphs(STATS_SOURCES, labels_dir)

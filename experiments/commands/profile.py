@@ -11,8 +11,12 @@ import json
 import sys
 from typing import Any, TextIO
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
-from experiments.commands.tag import add_input_arguments, load_model_or_none, tag_inputs
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands.tag import (
+    add_input_arguments,
+    load_model_or_none,
+    tag_inputs,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     reports = [report for _, report in tag_inputs(args, model)]
     _write_profiles(sys.stdout, args.format, reports, model.labels)
     if args.plot and reports:
-        from train.render import plot_profiles
+        from cppcc_themes.train.render import plot_profiles
 
         try:
             plot_profiles(reports, model.labels, args.plot)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
 
 FORMATS = ["table", "jsonl", "csv", "json"]
 
@@ -149,14 +149,14 @@ def progress_bar(enabled: bool, total: int) -> Iterator[Any]:
 def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]]:
     """(path, Report) for each input that could be tagged; each failure is printed and kept in
     ``args.errors``."""
-    from features.readers import ReadError
-    from train.predict import expand_inputs, tag_paths
+    from cppcc_themes.features.readers import ReadError
+    from cppcc_themes.train.predict import expand_inputs, tag_paths
 
     total = len(expand_inputs(args.paths))
     args.errors = []
     with progress_bar(wants_progress(args, total), total) as advance:
         if getattr(args, "dask", None):
-            from experiments.dask_cluster import tag_paths_for_cli
+            from cppcc_themes.experiments.dask_cluster import tag_paths_for_cli
             results = tag_paths_for_cli(model, args.paths, args.dask)
         else:
             results = tag_paths(model, args.paths, workers=args.workers)
@@ -171,7 +171,7 @@ def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]
 
 def load_model_or_none(directory: str, tokenizer: str | None = None) -> Any:
     """The packaged model, or None after printing why it cannot be used."""
-    from train.package import ModelLoadError, load_model
+    from cppcc_themes.train.package import ModelLoadError, load_model
 
     try:
         return load_model(directory, tokenizer)
@@ -208,6 +208,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_html(path: str, reports: list[Any], labels: list[str], errors: list[str]) -> None:
-    from train.render import render_html
+    from cppcc_themes.train.render import render_html
 
     Path(path).write_text(render_html(reports, labels, errors), encoding="utf-8")

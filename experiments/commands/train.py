@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from experiments.commands import EXIT_FATAL, EXIT_OK, print_error
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,9 +66,9 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.config import ConfigError, load_config
-    from experiments.search import expand_candidates, search_metric
-    from experiments.tracking import TrackingError, resolve_tracking_uri
+    from cppcc_themes.experiments.config import ConfigError, load_config
+    from cppcc_themes.experiments.search import expand_candidates, search_metric
+    from cppcc_themes.experiments.tracking import TrackingError, resolve_tracking_uri
 
     try:
         config = load_config(args.config)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print_error(str(error))
         return EXIT_FATAL
     uri = resolve_tracking_uri(args.tracking_uri)
-    from experiments.runner import run_experiment
+    from cppcc_themes.experiments.runner import run_experiment
 
     bar = None if args.quiet else ProgressBar()
     try:

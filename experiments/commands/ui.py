@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.commands import EXIT_OK
+from cppcc_themes.experiments.commands import EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from experiments.tracking import offline_environment, resolve_tracking_uri
+    from cppcc_themes.experiments.tracking import offline_environment, resolve_tracking_uri
 
     offline_environment()
     uri = resolve_tracking_uri(args.tracking_uri)

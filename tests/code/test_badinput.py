@@ -8,9 +8,9 @@ import pytest
 from documents import write_docx, write_pdf
 from model_files import copy_model, edit_metadata
 
-from experiments.cli import main
-from features.readers import read_report
-from features.segment import segment_report
+from cppcc_themes.experiments.cli import main
+from cppcc_themes.features.readers import read_report
+from cppcc_themes.features.segment import segment_report
 
 SEED_000_PARAGRAPHS = 9
 

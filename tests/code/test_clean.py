@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from features.clean import clean_text, is_residue_line, split_lines
-from features.segment import segment_report
+from cppcc_themes.features.clean import clean_text, is_residue_line, split_lines
+from cppcc_themes.features.segment import segment_report
 
 INLINE_PROMPT = re.compile(r"点击查看更多\s*[:：>]*\S*")
 

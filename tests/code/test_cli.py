@@ -1,6 +1,6 @@
 import json
 
-from experiments.cli import main
+from cppcc_themes.experiments.cli import main
 
 
 def test_tag_jsonl_keeps_ids_and_follows_the_contract(packaged_model_dir, tmp_path, capsys):

@@ -1,7 +1,7 @@
 import numpy as np
 from sklearn.metrics import f1_score
 
-from train.evaluate import bootstrap_macro_f1
+from cppcc_themes.train.evaluate import bootstrap_macro_f1
 
 
 def test_bootstrap_matches_scikit_learn_f1_on_the_same_resamples():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-import features.vectorize as vectorize
-from features.segment import segment_report
-from features.vectorize import FastTfidfVectorizer, build_vectorizer
+import cppcc_themes.features.vectorize as vectorize
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.vectorize import FastTfidfVectorizer, build_vectorizer
 
 EDGE_CASES = ["", " ", "a", "ab", "协商 民主", "𠀀𠀁x", "\x00a\x00", "a  b\t\nc", "協(xié)商議政",
               "ＡＢＣ１２３，政协", "一" * 5000]

@@ -1,4 +1,9 @@
-from features.normalize import normalize_text, strip_pinyin, to_half_width, to_simplified
+from cppcc_themes.features.normalize import (
+    normalize_text,
+    strip_pinyin,
+    to_half_width,
+    to_simplified,
+)
 
 
 def test_pinyin_glosses_are_stripped():

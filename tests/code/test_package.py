@@ -1,9 +1,11 @@
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from model_files import copy_model, edit_metadata
 
-from train.package import FORMAT_VERSION, ModelLoadError, load_model, save_model
+from cppcc_themes.train.package import FORMAT_VERSION, ModelLoadError, load_model, save_model
 
 
 def test_package_holds_model_metadata_and_card(packaged_model_dir):
@@ -84,3 +86,14 @@ def test_failed_save_leaves_the_existing_model_whole(packaged_model_dir, tmp_pat
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     load_model(directory)
+
+
+def test_a_format_2_model_saved_before_the_namespace_still_loads_and_tags():
+    """tests/fixtures/format2-model was packaged by commit c92928b, whose pickles name
+    ``features.vectorize.FastTfidfVectorizer`` and ``train.model...`` as top-level modules."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "format2-model"
+    model = load_model(fixture)
+    assert model.metadata["format_version"] == 2
+    [paragraph] = model.tag(["坚持和加强党对政协工作的全面领导，深入开展理论学习。"])
+    assert set(paragraph.scores) == set(model.labels)
+    assert "features" not in sys.modules and "train" not in sys.modules

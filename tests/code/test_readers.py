@@ -5,8 +5,8 @@ import opencc
 import pytest
 from documents import write_docx, write_html, write_pdf
 
-from experiments.cli import main
-from features.readers import (
+from cppcc_themes.experiments.cli import main
+from cppcc_themes.features.readers import (
     ReadError,
     html_to_text,
     iter_report_paths,
@@ -14,7 +14,7 @@ from features.readers import (
     read_report,
     read_stdin,
 )
-from features.segment import segment_report
+from cppcc_themes.features.segment import segment_report
 
 SEEDS = ["seed-000", "seed-001", "seed-002", "seed-003"]
 

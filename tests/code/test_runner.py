@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from experiments.cli import main
+from cppcc_themes.experiments.cli import main
 
 CONFIG = """
 name = "test-run"

@@ -1,7 +1,7 @@
 import pytest
 
-from features.clean import clean_text, is_residue_line
-from features.segment import heading_level, segment_report
+from cppcc_themes.features.clean import clean_text, is_residue_line
+from cppcc_themes.features.segment import heading_level, segment_report
 
 # Paragraph and heading counts of each seed document, checked by reading them.
 EXPECTED = {

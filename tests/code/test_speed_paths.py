@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.normalize import normalize_text
-from features.segment import segment_report
-from features.token_cache import ENV_VAR, TokenCache, use_token_cache
-from features.tokenize import Tokenizer, tokenizer_signature
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.token_cache import ENV_VAR, TokenCache, use_token_cache
+from cppcc_themes.features.tokenize import Tokenizer, tokenizer_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,10 +75,10 @@ def test_unusable_cache_file_falls_back_to_segmenting(tmp_path, capsys):
 
 _WRITER = """
 import json, sys
-from features.normalize import normalize_text
-from features.segment import segment_report
-from features.token_cache import use_token_cache
-from features.tokenize import Tokenizer
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.token_cache import use_token_cache
+from cppcc_themes.features.tokenize import Tokenizer
 texts = [normalize_text(p.text) for path in sys.argv[2:]
          for p in segment_report(open(path, encoding="utf-8").read())]
 with use_token_cache(sys.argv[1]) as cache:
@@ -106,8 +106,8 @@ def test_two_processes_share_one_cache_file_at_once(seed_paths, seed_paragraphs,
 
 
 def test_training_with_the_cache_gives_the_same_model(gold_dataset, tmp_path):
-    from train.data import label_matrix, label_names
-    from train.model import build_pipeline
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import build_pipeline
 
     texts = list(gold_dataset["text"])
     Y = label_matrix(gold_dataset["labels"], len(label_names(gold_dataset)))
@@ -148,8 +148,8 @@ def dask_cluster():
 
 def test_dask_tagging_equals_one_process(packaged_model_dir, seed_paths, tmp_path,
                                          dask_cluster):
-    from experiments.dask_cluster import tag_paths_on_dask
-    from train.predict import tag_paths
+    from cppcc_themes.experiments.dask_cluster import tag_paths_on_dask
+    from cppcc_themes.train.predict import tag_paths
 
     bad = tmp_path / "empty.txt"
     bad.write_text("", encoding="utf-8")
@@ -168,7 +168,7 @@ def test_dask_tagging_equals_one_process(packaged_model_dir, seed_paths, tmp_pat
 def test_joblib_work_runs_on_the_dask_cluster(dask_cluster):
     import joblib
 
-    from experiments.dask_cluster import dask_joblib_backend
+    from cppcc_themes.experiments.dask_cluster import dask_joblib_backend
 
     with dask_joblib_backend(dask_cluster):
         backend, _ = joblib.parallel.get_active_backend()
@@ -179,7 +179,7 @@ def test_joblib_work_runs_on_the_dask_cluster(dask_cluster):
 
 def test_tag_command_on_dask_writes_what_one_process_writes(packaged_model_dir, seed_paths,
                                                             tmp_path, dask_cluster):
-    from experiments.cli import main
+    from cppcc_themes.experiments.cli import main
 
     address = dask_cluster.scheduler.address
     outputs = {}
@@ -195,10 +195,10 @@ def test_tag_command_on_dask_writes_what_one_process_writes(packaged_model_dir, 
 def test_unreachable_scheduler_is_one_line_and_exit_2(packaged_model_dir, seed_paths,
                                                       monkeypatch, capsys):
     pytest.importorskip("distributed")
-    import experiments.dask_cluster
-    from experiments.cli import main
+    from cppcc_themes.experiments import dask_cluster
+    from cppcc_themes.experiments.cli import main
 
-    monkeypatch.setattr(experiments.dask_cluster, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(SystemExit) as stopped:
         main(["tag", str(seed_paths["seed-000"]), "--model", str(packaged_model_dir),
               "--format", "jsonl", "--dask", "tcp://127.0.0.1:9"])

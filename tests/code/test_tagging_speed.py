@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import features.tokenize as tokenize_module
-from features.normalize import normalize_text, to_half_width
-from features.segment import segment_report
-from features.tokenize import TOKENIZER_ENV, Tokenizer, tagging_backend
-from train.package import ModelLoadError, load_model
+import cppcc_themes.features.tokenize as tokenize_module
+from cppcc_themes.features.normalize import normalize_text, to_half_width
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.tokenize import TOKENIZER_ENV, Tokenizer, tagging_backend
+from cppcc_themes.train.package import ModelLoadError, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,7 +144,7 @@ def test_tag_command_writes_the_same_with_either_backend(packaged_model_dir, see
     """On the seeds and the 31 government work reports (610 k characters)."""
     pytest.importorskip("rjieba")
     from benchmarks.common import write_corpus
-    from experiments.cli import main
+    from cppcc_themes.experiments.cli import main
 
     write_corpus(tmp_path / "corpus")
     outputs = {}
@@ -161,7 +161,7 @@ def test_tag_command_writes_the_same_with_either_backend(packaged_model_dir, see
 
 def test_bad_tokenizer_choice_is_one_line_and_exit_2(packaged_model_dir, seed_paths, capsys,
                                                      monkeypatch):
-    from experiments.cli import main
+    from cppcc_themes.experiments.cli import main
 
     monkeypatch.setenv(TOKENIZER_ENV, "fastest")
     code = main(["tag", str(seed_paths["seed-000"]), "--model", str(packaged_model_dir)])

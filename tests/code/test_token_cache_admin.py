@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from features.normalize import normalize_text
-from features.segment import segment_report
-from features.token_cache import (
+from cppcc_themes.experiments.cli import main
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.token_cache import (
     ENV_VAR,
     SIGNATURE_CHARS,
     TokenCache,
@@ -29,7 +29,7 @@ from features.token_cache import (
     prune_cache,
     use_token_cache,
 )
-from features.tokenize import Tokenizer, tokenizer_signature
+from cppcc_themes.features.tokenize import Tokenizer, tokenizer_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["加强专门协商机构建设", "坚持和加强党对政协工作的全面领导", "广泛凝聚共识",
@@ -268,7 +268,7 @@ def test_cli_bad_arguments_exit_2(cache_path, argv, capsys):
 
 def test_cli_imports_neither_mlflow_datasets_nor_sklearn(cache_path):
     fill(TEXTS, Tokenizer())
-    code = ("import sys; from experiments.cli import main; rc = main(['cache']); "
+    code = ("import sys; from cppcc_themes.experiments.cli import main; rc = main(['cache']); "
             "print([m for m in ('mlflow', 'datasets', 'sklearn') if m in sys.modules]); "
             "sys.exit(rc)")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CPPCC_THEMES_CACHE": str(cache_path.parent)}

@@ -3,10 +3,10 @@ import pickle
 import numpy as np
 import pytest
 
-from features.normalize import normalize_text
-from features.segment import segment_report
-from features.tokenize import Tokenizer, load_stopwords, load_user_dictionary
-from features.vectorize import (
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.tokenize import Tokenizer, load_stopwords, load_user_dictionary
+from cppcc_themes.features.vectorize import (
     build_vectorizer,
     describe_tokenizers,
     find_tokenizers,
@@ -66,7 +66,7 @@ def test_vectorizer_rejects_unknown_keys():
 
 
 def test_packaged_pipeline_records_its_tokenizer(packaged_model_dir):
-    from train.package import load_model
+    from cppcc_themes.train.package import load_model
 
     pipeline = load_model(packaged_model_dir, tokenizer="model").pipeline
     assert describe_tokenizers(pipeline) == {
@@ -78,8 +78,8 @@ def test_packaged_pipeline_records_its_tokenizer(packaged_model_dir):
 def test_a_model_trained_with_one_backend_tags_identically_with_the_other(
         trained_with, tagged_with, gold_dataset, seed_paths):
     pytest.importorskip("rjieba")
-    from train.data import label_matrix, label_names
-    from train.model import build_pipeline
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import build_pipeline
 
     texts = list(gold_dataset["text"])
     Y = label_matrix(gold_dataset["labels"], len(label_names(gold_dataset)))

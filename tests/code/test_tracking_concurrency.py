@@ -25,7 +25,7 @@ def test_two_train_processes_share_a_new_sqlite_store(tmp_path, root):
         config = tmp_path / f"{name}.toml"
         config.write_text(CONFIG.format(name=name), encoding="utf-8")
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "experiments.cli", "train", str(config),
+            [sys.executable, "-m", "cppcc_themes.experiments.cli", "train", str(config),
              "--tracking-uri", uri, "--quiet"],
             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from experiments.cli import main
+from cppcc_themes.experiments.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "labels"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from features.normalize import normalize_text
-from train.data import SOURCE_FOLDERS, DataError, load_paragraphs
-from train.themes import theme_ids
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.train.data import SOURCE_FOLDERS, DataError, load_paragraphs
+from cppcc_themes.train.themes import theme_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "labels"

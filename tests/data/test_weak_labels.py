@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from features.readers import read_report
-from features.segment import segment_report
-from train.silver import evaluate_on_gold
-from train.weak import (
+from cppcc_themes.features.readers import read_report
+from cppcc_themes.features.segment import segment_report
+from cppcc_themes.train.silver import evaluate_on_gold
+from cppcc_themes.train.weak import (
     ParagraphContext,
     build_contexts,
     build_lexicon,

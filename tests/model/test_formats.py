@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from documents import write_docx, write_html, write_pdf
 
-import train.predict as predict
-from experiments.cli import main
-from features.normalize import normalize_text
-from features.readers import ReadError
-from train.package import load_model
-from train.predict import Report, ThemeModel, tag_path, tag_paths, tag_report
+import cppcc_themes.train.predict as predict
+from cppcc_themes.experiments.cli import main
+from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.readers import ReadError
+from cppcc_themes.train.package import load_model
+from cppcc_themes.train.predict import Report, ThemeModel, tag_path, tag_paths, tag_report
 
 SEEDS = ["seed-000", "seed-001", "seed-002", "seed-003"]
 FORMATS = ["gb18030.txt", "big5.txt", "docx", "pdf", "html"]
@@ -154,9 +154,9 @@ def test_evidence_is_the_ngrams_that_pushed_each_assigned_theme(model, tagged):
 def test_evidence_ngrams_are_in_the_paragraph_even_with_underscores(gold_dataset, analyzer):
     """Only a FeatureUnion's names carry a "part__" prefix; a plain vectoriser's n-gram that
     holds "__" itself must come out whole."""
-    from train.data import label_matrix, label_names
-    from train.model import build_pipeline
-    from train.predict import ThemeModel
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.predict import ThemeModel
 
     labels = label_names(gold_dataset)
     texts = [*gold_dataset["text"], "政协__委员__协商"]
@@ -174,9 +174,9 @@ def test_evidence_from_calibrated_and_nonlinear_classifiers(gold_dataset):
     from sklearn.svm import LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
-    from train.data import label_matrix, label_names
-    from train.model import MultiLabelThemeClassifier, build_pipeline
-    from train.predict import ThemeModel
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import MultiLabelThemeClassifier, build_pipeline
+    from cppcc_themes.train.predict import ThemeModel
 
     labels = label_names(gold_dataset)
     texts, targets = list(gold_dataset["text"]), label_matrix(gold_dataset["labels"],

@@ -1,6 +1,6 @@
 import numpy as np
 
-from train.package import load_model, save_model
+from cppcc_themes.train.package import load_model, save_model
 
 
 def test_packaged_model_predicts_like_the_fitted_one(packaged_model_dir, gold_dataset, tmp_path):
