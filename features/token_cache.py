@@ -55,6 +55,10 @@ SIGNATURE_CHARS = 16
 _COLUMNS = ("key TEXT PRIMARY KEY, tokens TEXT NOT NULL, "
             "signature TEXT NOT NULL DEFAULT '', used INTEGER NOT NULL DEFAULT 0")
 _SECONDS_PER_DAY = 86_400
+# sqlite's own wait for a lock, per statement; past it, and for the SQLITE_BUSY answers it
+# does not wait for, statements are retried until the deadline.
+_BUSY_TIMEOUT_SECONDS = 60.0
+_BUSY_DEADLINE_SECONDS = 120.0
 
 
 class TokenCacheError(Exception):
@@ -104,22 +108,63 @@ def _migrate(connection: Any) -> None:
         raise
 
 
+def _is_busy(error: Exception) -> bool:
+    """Whether a sqlite error is another connection holding a lock (SQLITE_BUSY/LOCKED and
+    their extended codes): worth waiting for, unlike a damaged file."""
+    import sqlite3
+
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _retry_while_busy(operation: Callable[[], Any]) -> Any:
+    """Run ``operation``, again and again while sqlite answers busy, for up to
+    ``_BUSY_DEADLINE_SECONDS``.
+
+    The busy timeout of the connection waits for most locks, but sqlite answers SQLITE_BUSY
+    at once where waiting could deadlock: a read snapshot that cannot become a write after
+    another process wrote, or two connections setting up WAL on a new file. Under load those
+    happen, and a cache that gave up then would flake.
+    """
+    deadline = time.monotonic() + _BUSY_DEADLINE_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            return operation()
+        except Exception as error:
+            if not _is_busy(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def _set_up(connection: Any) -> None:
+    """WAL mode and the current schema on a new connection (a no-op on a ready file)."""
+    # The first statement reads the schema, so even this one can find the file locked.
+    # WAL with synchronous=NORMAL stays consistent on a crash; a lost last entry only costs
+    # one re-segmentation.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    # Changing the journal mode takes a write lock: only ask when the file is not WAL yet.
+    mode = connection.execute("PRAGMA journal_mode").fetchall()[0][0]
+    if str(mode).lower() != "wal":
+        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(tokens)").fetchall()}
+    if not {"key", "tokens", "signature", "used"} <= columns:
+        _migrate(connection)
+
+
 def _open_database(path: Path) -> Any:
     """A connection to the cache file at ``path`` in WAL mode with the current schema,
     creating the file if needed; raises sqlite3.Error or OSError."""
     import sqlite3
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=60, isolation_level=None,
+    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                  check_same_thread=False)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL stays consistent on a crash; a lost last entry
-        # only costs one re-segmentation.
-        connection.execute("PRAGMA synchronous=NORMAL")
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(tokens)")}
-        if not {"key", "tokens", "signature", "used"} <= columns:
-            _migrate(connection)
+        _retry_while_busy(lambda: _set_up(connection))
     except BaseException:
         connection.close()
         raise
@@ -180,8 +225,11 @@ class TokenCache:
         connection = self._connect()
         if connection is not None:
             try:
-                row = connection.execute("SELECT tokens, used, signature FROM tokens "
-                                         "WHERE key = ?", (key,)).fetchone()
+                # fetchall: a statement left unfinished would hold a read snapshot open.
+                rows = _retry_while_busy(lambda: connection.execute(
+                    "SELECT tokens, used, signature FROM tokens WHERE key = ?",
+                    (key,)).fetchall())
+                row = rows[0] if rows else None
             except sqlite3.Error as error:
                 self._give_up(error)
                 row = None
@@ -194,11 +242,11 @@ class TokenCache:
         tokens = tuple(compute(text))
         connection = self._connection
         if connection is not None:
+            entry = (key, json.dumps(tokens, ensure_ascii=False), short_signature, today)
             try:
-                connection.execute("INSERT OR IGNORE INTO tokens (key, tokens, signature, used) "
-                                   "VALUES (?, ?, ?, ?)",
-                                   (key, json.dumps(tokens, ensure_ascii=False),
-                                    short_signature, today))
+                _retry_while_busy(lambda: connection.execute(
+                    "INSERT OR IGNORE INTO tokens (key, tokens, signature, used) "
+                    "VALUES (?, ?, ?, ?)", entry))
             except sqlite3.Error as error:
                 self._give_up(error)
         return tokens
@@ -209,8 +257,10 @@ class TokenCache:
         import sqlite3
 
         try:
-            self._connection.execute("UPDATE tokens SET used = ?, signature = ? WHERE key = ?",
-                                     (today, short_signature, key))
+            connection = self._connection
+            _retry_while_busy(lambda: connection.execute(
+                "UPDATE tokens SET used = ?, signature = ? WHERE key = ?",
+                (today, short_signature, key)))
         except sqlite3.Error as error:
             self._give_up(error)
 

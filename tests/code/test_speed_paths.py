@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +207,57 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(packaged_model_dir, seed_p
     assert stopped.value.code == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert errors[-1].startswith("cppcc-themes: error: tcp://127.0.0.1:9: cannot reach")
+
+
+def _hold_lock(database, statement: str, seconds: float) -> threading.Thread:
+    """Another connection holds a lock on ``database`` for ``seconds`` (in a thread)."""
+    import sqlite3
+
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute(statement)
+    holder.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+
+    def release() -> None:
+        time.sleep(seconds)
+        holder.execute("COMMIT")
+        holder.close()
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    return thread
+
+
+def test_cache_waits_out_a_writer_longer_than_its_busy_timeout(tmp_path, monkeypatch, capsys):
+    """sqlite's busy timeout is per statement and some SQLITE_BUSY answers skip it: writes
+    retry until a deadline instead of giving the cache up (the cause of a flake under load)."""
+    from cppcc_themes.features import token_cache
+
+    monkeypatch.setattr(token_cache, "_BUSY_TIMEOUT_SECONDS", 0.02)
+    database = tmp_path / "busy.sqlite3"
+    cache = TokenCache(database)
+    assert cache.entries() == 0  # file and schema exist
+    thread = _hold_lock(database, "BEGIN IMMEDIATE", 0.5)
+    tokens = cache.tokens("signature", "加强专门协商机构建设", lambda text: list(text))
+    thread.join()
+    assert tokens == list("加强专门协商机构建设")
+    assert "warning" not in capsys.readouterr().err
+    assert cache.entries() == 1
+    cache.close()
+
+
+def test_cache_set_up_waits_for_a_file_locked_before_wal(tmp_path, monkeypatch, capsys):
+    """Two processes creating the file at once: switching it to WAL needs a lock another
+    connection may hold; opening retries instead of giving up."""
+    import sqlite3
+
+    from cppcc_themes.features import token_cache
+
+    monkeypatch.setattr(token_cache, "_BUSY_TIMEOUT_SECONDS", 0.02)
+    database = tmp_path / "new.sqlite3"
+    sqlite3.connect(database).close()  # an empty file in rollback-journal mode
+    thread = _hold_lock(database, "BEGIN EXCLUSIVE", 0.5)
+    cache = TokenCache(database)
+    assert cache.entries() == 0
+    thread.join()
+    assert "warning" not in capsys.readouterr().err
+    cache.close()
