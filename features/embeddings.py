@@ -89,6 +89,13 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"use_{i}" for i in range(DIMENSIONS)], dtype=object)
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False  # a pre-trained encoder: transform works without fit
+        return tags
+
     def _read_disk(self, key: str) -> bool:
         if not self.disk_cache:
             return False

@@ -65,8 +65,30 @@ class FastTfidfVectorizer(TfidfVectorizer):
     strings, which joblib's pure-Python unpickler loads several times faster.
     """
 
+    def fit(self, raw_documents, y=None):
+        self._forget_packed_vocabulary()
+        return super().fit(raw_documents, y)
+
+    def fit_transform(self, raw_documents, y=None):
+        self._forget_packed_vocabulary()
+        return super().fit_transform(raw_documents, y)
+
+    def set_params(self, **params):
+        # Only settings the packed lookup depends on: loading a model sets the tokenizer,
+        # and rebuilding the lookup of a large vocabulary takes ~0.2 s.
+        if set(params) & {"analyzer", "ngram_range", "stop_words", "vocabulary"}:
+            self._forget_packed_vocabulary()
+        return super().set_params(**params)
+
+    def _forget_packed_vocabulary(self) -> None:
+        """Drop the packed lookup, which belongs to the vocabulary fitted before."""
+        self.__dict__.pop("_packed_vocabulary_cache", None)
+
     def _word_ngrams(self, tokens, stop_words=None):
         """The n-grams of scikit-learn's ``_word_ngrams``, in the same order, built faster."""
+        if self.ngram_range[0] < 1:
+            # scikit-learn counts an empty "0-gram" per position there: its own code does.
+            return super()._word_ngrams(tokens, stop_words)
         if stop_words is not None:
             tokens = [token for token in tokens if token not in stop_words]
         min_n, max_n = self.ngram_range
@@ -274,7 +296,7 @@ class _PackedVocabulary:
 def _pack_vocabulary(vectorizer: FastTfidfVectorizer) -> _PackedVocabulary | None:
     import pandas as pd
 
-    if vectorizer.ngram_range[1] > _MAX_PACKED_UNITS:
+    if vectorizer.ngram_range[1] > _MAX_PACKED_UNITS or vectorizer.ngram_range[0] < 1:
         return None
     terms = list(vectorizer.vocabulary_)
     columns = np.fromiter(vectorizer.vocabulary_.values(), dtype=np.int64, count=len(terms))

@@ -15,13 +15,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
-from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
+from sklearn.utils import _safe_indexing
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cppcc_themes.features.vectorize import build_vectorizer
 
@@ -70,14 +72,19 @@ def tune_thresholds(Y: np.ndarray, probabilities: np.ndarray,
     A theme without positives keeps 0.5: there is nothing to tune it on.
     """
     thresholds = np.full(Y.shape[1], 0.5)
+    grid = np.asarray(grid, dtype=float)
     for theme in range(Y.shape[1]):
-        if Y[:, theme].sum() == 0:
+        truth = np.asarray(Y[:, theme]) == 1
+        if not truth.any():
             continue
-        scores = [f1_score(Y[:, theme], probabilities[:, theme] >= t, zero_division=0)
-                  for t in grid]
-        best = max(scores)
-        candidates = [t for t, s in zip(grid, scores, strict=True) if s >= best - 1e-12]
-        thresholds[theme] = float(min(candidates, key=lambda t: abs(t - 0.5)))
+        # F1 at every threshold at once (f1_score's formula, 2tp / (2tp + fp + fn)): one
+        # f1_score call per threshold took seconds per fit with its input checks.
+        predicted = probabilities[:, theme][:, None] >= grid[None, :]
+        true_positives = (predicted & truth[:, None]).sum(axis=0)
+        scores = 2 * true_positives / (predicted.sum(axis=0) + truth.sum())
+        best = scores.max()
+        candidates = grid[scores >= best - 1e-12]
+        thresholds[theme] = float(candidates[np.argmin(np.abs(candidates - 0.5))])
     return thresholds
 
 
@@ -109,10 +116,11 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
         tune_on: rows whose out-of-fold scores choose the thresholds (e.g. only real text);
             the model still trains on all rows of each inner fold.
         """
-        Y = np.asarray(Y)
-        if Y.ndim != 2:
-            raise ValueError("Y must be a multi-label indicator matrix")
+        X, Y = self._validated(X, Y)
         self.classifier_ = self._one_vs_rest().fit(X, Y)
+        # One class per theme (scorers and search read classes_), as OneVsRestClassifier
+        # gives for multi-label data.
+        self.classes_ = np.arange(Y.shape[1])
         self.n_labels_ = Y.shape[1]
         if isinstance(self.thresholds, str):
             if self.thresholds != "tuned":
@@ -123,6 +131,21 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             self.thresholds_ = np.broadcast_to(
                 np.asarray(self.thresholds, dtype=float), (self.n_labels_,)).copy()
         return self
+
+    def _validated(self, X: Any, Y: Any) -> tuple[Any, np.ndarray]:
+        """X as a numeric array or CSR/CSC matrix, Y as a 0/1 indicator matrix; records
+        ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame)."""
+        X, Y = validate_data(self, X, Y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True)
+        if hasattr(Y, "toarray"):  # a sparse indicator matrix: a few columns, make it dense
+            Y = Y.toarray()
+        kind = type_of_target(Y)
+        zero_one = Y.ndim == 2 and bool(np.isin(Y, (0, 1)).all())
+        if not zero_one or kind not in ("multilabel-indicator", "binary"):
+            raise ValueError("Only binary classification is supported, per theme: Y must be a "
+                             "multi-label indicator matrix, one row per sample and one 0/1 "
+                             f"column per theme (got {kind} class labels of shape {Y.shape})")
+        return X, Y.astype(int, copy=False)
 
     def _tuned_thresholds(self, X: Any, Y: np.ndarray, groups: Sequence[Any] | None,
                           tune_on: Sequence[bool] | None) -> np.ndarray:
@@ -141,18 +164,49 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             test = test[mask[test]]
             if len(test) == 0:
                 continue
-            inner = self._one_vs_rest().fit(X[train], Y[train])
-            probabilities[test] = inner.predict_proba(X[test])
+            inner = self._one_vs_rest().fit(_safe_indexing(X, train), Y[train])
+            probabilities[test] = _theme_probabilities(inner, _safe_indexing(X, test))
         seen = mask & ~np.isnan(probabilities).any(axis=1)
         return tune_thresholds(Y[seen], probabilities[seen])
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each theme, column per theme."""
-        return self.classifier_.predict_proba(X)
+        check_is_fitted(self, "classifier_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return _theme_probabilities(self.classifier_, X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Indicator matrix: theme probability at or above its threshold."""
         return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_label = True
+        # Every theme is its own binary problem: 0/1 columns, not one column of classes.
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models packaged before classes_ and n_features_in_ existed: derive them.
+        classifier = state.get("classifier_")
+        if classifier is not None:
+            state.setdefault("classes_", np.arange(state.get("n_labels_", 0)))
+            if hasattr(classifier, "n_features_in_"):
+                state.setdefault("n_features_in_", classifier.n_features_in_)
+        super().__setstate__(state)
+
+
+def _theme_probabilities(one_vs_rest: OneVsRestClassifier, X: Any) -> np.ndarray:
+    """One probability column per theme. With one theme OneVsRestClassifier sees a binary
+    problem and answers [1 - p, p]: keep p."""
+    probabilities = one_vs_rest.predict_proba(X)
+    if one_vs_rest.label_binarizer_.y_type_ == "binary" and probabilities.shape[1] == 2:
+        return probabilities[:, 1:]
+    return probabilities
 
 
 def _logreg(p: Mapping[str, Any]) -> Any:
