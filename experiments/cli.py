@@ -42,10 +42,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> NoReturn:
-    """Entry point of the ``cppcc-themes`` console script."""
-    args = build_parser().parse_args()
-    code = args.func(args)
-    if args.command in QUICK_EXIT_COMMANDS:
+    """Entry point of the ``cppcc-themes`` console script.
+
+    A reader that stops early (``cppcc-themes tag X | head``) ends the command quietly with
+    exit code 141, as SIGPIPE ends other Unix tools: no traceback, no "Exception ignored".
+    """
+    from cppcc_themes.experiments.commands import EXIT_BROKEN_PIPE, silence_stdout
+
+    args = None
+    try:
+        try:
+            args = build_parser().parse_args()
+            code = args.func(args)
+        finally:  # --help ends in SystemExit with its text still buffered
+            sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        code = EXIT_BROKEN_PIPE
+    if args is not None and args.command in QUICK_EXIT_COMMANDS:
         exit_without_teardown(code)
     sys.exit(code)
 

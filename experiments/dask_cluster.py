@@ -55,15 +55,15 @@ def _client(address: Any) -> Iterator[Any]:
         yield client
 
 
-def _tag_on_worker(model: Any, path: str) -> Any:
+def _tag_on_worker(model: Any, path: str, table: Any = None) -> Any:
     """Tag one input on a worker; failures come back as a one-line ReadError, as locally."""
     from cppcc_themes.train.predict import tag_path_safely
 
-    return tag_path_safely(model, path)
+    return tag_path_safely(model, path, table)
 
 
 def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],
-                      address: Any) -> Iterator[tuple[str, Any]]:
+                      address: Any, table: Any = None) -> Iterator[tuple[str, Any]]:
     """Tag inputs on the Dask cluster at ``address``; yield ``(path, Report or ReadError)``
     per file in input order, exactly as ``train.predict.tag_paths`` does in one process.
 
@@ -73,7 +73,7 @@ def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],
     address or an existing ``distributed.Client``; ``ClusterUnavailable`` if unreachable.
     """
     from cppcc_themes.train.package import load_model
-    from cppcc_themes.train.predict import ThemeModel, expand_inputs, in_input_order
+    from cppcc_themes.train.predict import ThemeModel, each_report, expand_inputs, in_input_order
 
     model = model_or_dir if isinstance(model_or_dir, ThemeModel) else load_model(model_or_dir)
     jobs = expand_inputs(inputs)
@@ -81,20 +81,20 @@ def tag_paths_on_dask(model_or_dir: Any, inputs: Iterable[str | Path],
         shared_model = client.scatter(model, broadcast=True)
 
         def submit(job: str) -> Any:
-            return client.submit(_tag_on_worker, shared_model, job, pure=False)
+            return client.submit(_tag_on_worker, shared_model, job, table, pure=False)
 
         ahead = _AHEAD_PER_THREAD * max(1, sum(client.nthreads().values()))
-        yield from in_input_order(jobs, submit, _collect, ahead)
+        yield from each_report(in_input_order(jobs, submit, _collect, ahead))
 
 
 def tag_paths_for_cli(model: Any, inputs: Iterable[str | Path],
-                      address: str) -> Iterator[tuple[str, Any]]:
+                      address: str, table: Any = None) -> Iterator[tuple[str, Any]]:
     """``tag_paths_on_dask`` for ``cppcc-themes tag --dask``: an unreachable scheduler is a
     one-line error and exit status 2, as for any other problem that stops everything."""
     from cppcc_themes.experiments.commands import EXIT_FATAL, print_error
 
     try:
-        yield from tag_paths_on_dask(model, inputs, address)
+        yield from tag_paths_on_dask(model, inputs, address, table)
     except ClusterUnavailable as error:
         print_error(str(error))
         raise SystemExit(EXIT_FATAL) from None

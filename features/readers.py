@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 STDIN = "-"
-SUPPORTED_SUFFIXES = (".txt", ".docx", ".pdf", ".html", ".htm", ".jsonl")
+# Tables (one report or paragraph per row) are read by features.tables.
+SUPPORTED_SUFFIXES = (".txt", ".docx", ".pdf", ".html", ".htm", ".jsonl", ".csv", ".tsv",
+                      ".parquet", ".xlsx")
 # A decoded text with more control characters than this share is binary data, not a report.
 _MAX_CONTROL_SHARE = 0.01
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")

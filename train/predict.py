@@ -24,6 +24,7 @@ from cppcc_themes.features.readers import (
     read_stdin,
 )
 from cppcc_themes.features.segment import segment_report
+from cppcc_themes.features.tables import TABLE_SUFFIXES, TableOptions
 
 __all__ = [
     "ParagraphList",
@@ -32,6 +33,7 @@ __all__ = [
     "ReportInput",
     "TaggedParagraph",
     "ThemeModel",
+    "each_report",
     "in_input_order",
     "read_input",
     "tag_path",
@@ -40,6 +42,7 @@ __all__ = [
     "tag_records",
     "tag_report",
     "tag_text",
+    "table_inputs",
 ]
 
 EVIDENCE_SIZE = 5
@@ -63,14 +66,20 @@ class TaggedParagraph:
     themes: list[str]
     scores: dict[str, float]
     evidence: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The other columns of the table row the paragraph (or its report) came from.
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict, containers copied (what ``dataclasses.asdict`` gives, without
-        its generic deep copy, which took a third of the jsonl writer's time)."""
-        return {"report": self.report, "id": self.id, "index": self.index,
-                "heading": self.heading, "text": self.text, "themes": list(self.themes),
-                "scores": dict(self.scores),
-                "evidence": {theme: dict(grams) for theme, grams in self.evidence.items()}}
+        its generic deep copy, which took a third of the jsonl writer's time); ``columns``
+        only for paragraphs read from a table."""
+        fields = {"report": self.report, "id": self.id, "index": self.index,
+                  "heading": self.heading, "text": self.text, "themes": list(self.themes),
+                  "scores": dict(self.scores),
+                  "evidence": {theme: dict(grams) for theme, grams in self.evidence.items()}}
+        if self.columns:
+            fields["columns"] = dict(self.columns)
+        return fields
 
 
 class ParagraphList(list):
@@ -108,15 +117,20 @@ class ReportInput:
     headings: list[str | None] | None = None
     ids: list[str] | None = None
     indices: list[int] | None = None
+    # Table rows: the other columns of the report's row, or of each paragraph's row.
+    columns: dict[str, Any] = field(default_factory=dict)
+    paragraph_columns: list[dict[str, Any]] | None = None
 
 
 @dataclass
 class Report:
-    """A tagged report: its paragraphs and its theme profile."""
+    """A tagged report: its paragraphs and its theme profile (and, for a report read from a
+    table row, the other columns of that row)."""
 
     name: str
     paragraphs: ParagraphList = field(default_factory=ParagraphList)
     source: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.paragraphs, ParagraphList):
@@ -146,8 +160,11 @@ class Report:
         return self.paragraphs.to_frame()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"report": self.name, "source": self.source, "profile": dict(self.profile),
-                "paragraphs": [p.to_dict() for p in self.paragraphs]}
+        fields = {"report": self.name, "source": self.source, "profile": dict(self.profile),
+                  "paragraphs": [p.to_dict() for p in self.paragraphs]}
+        if self.columns:
+            fields["columns"] = dict(self.columns)
+        return fields
 
 
 def _linear_coefficients(estimator: Any) -> np.ndarray | None:
@@ -355,7 +372,11 @@ class ThemeModel:
             if report.indices is not None:
                 for paragraph, index in zip(paragraphs, report.indices, strict=True):
                     paragraph.index = index
-            tagged.append(Report(name=report.name, paragraphs=paragraphs, source=report.source))
+            for number, paragraph in enumerate(paragraphs):
+                paragraph.columns = (report.paragraph_columns[number]
+                                     if report.paragraph_columns is not None else report.columns)
+            tagged.append(Report(name=report.name, paragraphs=paragraphs, source=report.source,
+                                 columns=report.columns))
             start = end
         return tagged
 
@@ -382,11 +403,36 @@ def records_input(records: Iterable[dict[str, Any]], name: str, source: str = ""
                        ids=[str(r.get("id", i)) for i, r in enumerate(records)])
 
 
-def read_input(path: str | Path) -> ReportInput:
-    """Read one input: a report file, a ``.jsonl`` of ready paragraphs, or ``-`` (stdin)."""
+def table_inputs(path: str | Path, table: TableOptions | None = None) -> list[ReportInput]:
+    """The reports of a table file: one per row (its text segmented, named by the id
+    column), or one for the whole file with a paragraph per row (``table.rows``)."""
+    from cppcc_themes.features.tables import TableOptions, read_table_rows
+
+    table = table or TableOptions()
+    rows = read_table_rows(path, table)
+    path = Path(path)
+    if table.rows == "paragraph":
+        return [ReportInput(name=path.stem, source=str(path), texts=[row.text for row in rows],
+                            ids=[row.id for row in rows],
+                            paragraph_columns=[row.columns for row in rows])]
+    reports = []
+    for row in rows:
+        report = segment_input(row.text, row.id if table.id_column else f"{path.stem}#{row.id}",
+                               str(path))
+        report.columns = row.columns
+        reports.append(report)
+    return reports
+
+
+def read_input(path: str | Path, table: TableOptions | None = None,
+               ) -> ReportInput | list[ReportInput]:
+    """Read one input: a report file, a ``.jsonl`` of ready paragraphs, ``-`` (stdin), or a
+    table (``.csv``, ``.tsv``, ``.parquet``, ``.xlsx``), which gives a list of reports."""
     if str(path) == STDIN:
         return segment_input(read_stdin(), "stdin", STDIN)
     path = Path(path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return table_inputs(path, table)
     if path.suffix.lower() == ".jsonl":
         return records_input(read_jsonl_records(path), path.stem, str(path))
     return segment_input(read_report(path), path.stem, str(path))
@@ -409,30 +455,40 @@ def tag_records(model: ThemeModel, records: Iterable[dict[str, Any]], name: str,
     return model.tag_reports([records_input(records, name, source)])[0]
 
 
-def tag_path(model: ThemeModel, path: str | Path) -> Report:
-    """Tag one input: a report file, a ``.jsonl`` of ready paragraphs, or ``-`` (stdin)."""
-    return model.tag_reports([read_input(path)])[0]
+def tag_path(model: ThemeModel, path: str | Path,
+             table: TableOptions | None = None) -> Report | list[Report]:
+    """Tag one input: a report file, a ``.jsonl`` of ready paragraphs, or ``-`` (stdin); a
+    table gives a list of reports."""
+    read = read_input(path, table)
+    if isinstance(read, list):
+        return model.tag_reports(read)
+    return model.tag_reports([read])[0]
 
 
 def _cannot_tag(path: str | Path, error: Exception) -> ReadError:
     return ReadError(f"{path}: cannot be tagged ({type(error).__name__}: {error})")
 
 
-def read_input_safely(path: str | Path) -> ReportInput | ReadError:
+def read_input_safely(path: str | Path, table: TableOptions | None = None,
+                      ) -> ReportInput | list[ReportInput] | ReadError:
     """``read_input``, with any failure turned into a one-line ReadError."""
     try:
-        return read_input(path)
+        return read_input(path, table)
     except ReadError as error:
         return error
     except Exception as error:  # a damaged file can trip any parser; name it, go on
         return _cannot_tag(path, error)
 
 
-def tag_path_safely(model: ThemeModel, path: str | Path) -> Report | ReadError:
-    """Tag one input; any failure becomes a one-line ReadError so a batch goes on."""
-    report = read_input_safely(path)
+def tag_path_safely(model: ThemeModel, path: str | Path, table: TableOptions | None = None,
+                    ) -> Report | list[Report | ReadError] | ReadError:
+    """Tag one input; any failure becomes a one-line ReadError so a batch goes on. A table
+    gives a list, one item per report."""
+    report = read_input_safely(path, table)
     if isinstance(report, ReadError):
         return report
+    if isinstance(report, list):
+        return tag_inputs_safely(model, report)
     return tag_inputs_safely(model, [report])[0]
 
 
@@ -448,19 +504,21 @@ def tag_inputs_safely(model: ThemeModel,
 
 
 _worker_model: ThemeModel | None = None
+_worker_table: TableOptions | None = None
 # fork shares the loaded model and works whatever the main module is (a script on stdin,
 # `python -c`); callers must not hold locks in other threads meanwhile (the CLI's progress bar
 # refreshes from the main thread). Elsewhere, spawn.
 _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _start_worker(model_or_dir: ThemeModel | str) -> None:
-    global _worker_model
+def _start_worker(model_or_dir: ThemeModel | str, table: TableOptions | None = None) -> None:
+    global _worker_model, _worker_table
     _worker_model = _as_model(model_or_dir)
+    _worker_table = table
 
 
-def _tag_in_worker(path: str) -> Report | ReadError:
-    return tag_path_safely(_worker_model, path)
+def _tag_in_worker(path: str) -> Report | list[Report | ReadError] | ReadError:
+    return tag_path_safely(_worker_model, path, _worker_table)
 
 
 def _as_model(model_or_dir: ThemeModel | str | Path) -> ThemeModel:
@@ -484,30 +542,45 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str | ReadError]:
 
 
 def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path],
-              workers: int = 1) -> Iterator[tuple[str, Report | ReadError]]:
+              workers: int = 1, table: TableOptions | None = None,
+              ) -> Iterator[tuple[str, Report | ReadError]]:
     """Tag many inputs; yield ``(path, Report or ReadError)`` per file, in input order.
 
     Inputs are report files, folders (searched recursively), ``.jsonl`` files and ``-`` for
     stdin. With ``workers > 1`` files are tagged in that many processes; the results are the
     same as with one, and come in the same order. A bad file yields its error and the rest go
-    on. A bad model raises ``ModelLoadError`` before anything is tagged.
+    on. A bad model raises ``ModelLoadError`` before anything is tagged. A table file
+    (``.csv``, ``.tsv``, ``.parquet``, ``.xlsx``, read as ``table`` says) yields one item per
+    report it holds.
     """
     model = _as_model(model_or_dir)
     jobs = expand_inputs(inputs)
     files = [job for job in jobs if isinstance(job, str) and job != STDIN]
     if workers <= 1 or len(files) <= 1:
-        yield from _tag_in_batches(model, jobs)
+        yield from _tag_in_batches(model, jobs, table)
         return
     context = multiprocessing.get_context(_START_METHOD)
     max_workers = min(workers, len(files))
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=max_workers, mp_context=context,
-            initializer=_start_worker, initargs=(model,)) as pool:
+            initializer=_start_worker, initargs=(model, table)) as pool:
         def submit(job: str) -> Any:
             return tag_path_safely(model, job) if job == STDIN else \
                 pool.submit(_tag_in_worker, job)
 
-        yield from in_input_order(jobs, submit, _settle, _FILES_AHEAD_PER_WORKER * max_workers)
+        yield from each_report(in_input_order(jobs, submit, _settle,
+                                              _FILES_AHEAD_PER_WORKER * max_workers))
+
+
+def each_report(results: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """``(path, result)`` pairs with the list of a table file's reports spread out, one pair
+    per report."""
+    for path, result in results:
+        if isinstance(result, list):
+            for item in result:
+                yield path, item
+        else:
+            yield path, result
 
 
 def in_input_order(jobs: Iterable[str | ReadError], submit: Callable[[str], Any],
@@ -538,6 +611,7 @@ def _settle(path: str, outcome: Any) -> tuple[str, Report | ReadError]:
 
 
 def _tag_in_batches(model: ThemeModel, jobs: Iterable[str | ReadError],
+                    table: TableOptions | None = None,
                     ) -> Iterator[tuple[str, Report | ReadError]]:
     """Read inputs in order and tag them in batches of about ``BATCH_CHARS`` characters.
 
@@ -549,10 +623,11 @@ def _tag_in_batches(model: ThemeModel, jobs: Iterable[str | ReadError],
         if isinstance(job, ReadError):
             pending.append((_error_path(job), job))
             continue
-        report = read_input_safely(job)
-        pending.append((job, report))
-        if not isinstance(report, ReadError):
-            chars += sum(map(len, report.texts))
+        read = read_input_safely(job, table)
+        for report in read if isinstance(read, list) else [read]:
+            pending.append((job, report))
+            if not isinstance(report, ReadError):
+                chars += sum(map(len, report.texts))
         if chars >= BATCH_CHARS:
             yield from _tag_pending(model, pending)
             pending, chars = [], 0

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["CJK_FAMILY", "THEME_COLOURS", "plot_profiles", "register_cjk_font", "render_html",
-           "theme_names"]
+           "short_theme_names", "theme_names"]
 
 THEME_COLOURS = {
     "ideology": "#c0392b",
@@ -62,6 +62,26 @@ def theme_names(labels: Sequence[str]) -> dict[str, str]:
     except (OSError, KeyError, ValueError):
         pass  # no codebook beside this installation: ids are still meaningful
     names["none"] = "无主题 (none)"
+    return names
+
+
+def short_theme_names(labels: Sequence[str], size: int = 4) -> dict[str, str]:
+    """Column headers of at most ``size`` characters per theme id, distinct from each other:
+    the first letters of each word of the id (``united_front`` -> ``unit``, ``economy`` ->
+    ``econ``), lengthened where two would clash."""
+    names: dict[str, str] = {}
+    for label in labels:
+        words = [word for word in label.replace("-", "_").split("_") if word]
+        candidate = (words[0] if words else label)[:size] or label[:size]
+        taken = set(names.values())
+        if candidate in taken:
+            initials = "".join(word[0] for word in words)[:size]
+            candidate = initials if initials not in taken else label[:size]
+        suffix = 2
+        while candidate in taken:
+            candidate = f"{label[:size - 1]}{suffix}"
+            suffix += 1
+        names[label] = candidate
     return names
 
 

@@ -13,7 +13,7 @@ COLUMNS = [  # (header, where, key)
     ("data", "params", "data.sources"),
     ("classifier", "params", "model.classifier"),
     ("analyzer", "params", "features.analyzer"),
-    ("emb.", "params", "cppcc_themes.features.embeddings"),
+    ("emb.", "params", "features.embeddings"),
     ("threshold", "params", "model.threshold"),
     ("macro-F1", "metrics", "macro_f1"),
     ("95% CI", "metrics", "macro_f1_ci"),
@@ -21,6 +21,9 @@ COLUMNS = [  # (header, where, key)
     ("none-F1", "metrics", "none_f1"),
     ("Brier", "metrics", "brier_mean"),
 ]
+
+
+_NUMBERS = {"model.threshold", "macro_f1", "macro_f1_ci", "micro_f1", "none_f1", "brier_mean"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,18 +82,56 @@ def _print_markdown(rows: list[list[str]], headers: list[str]) -> None:
         print(f"| {rank} | " + " | ".join(cell.replace("|", "/") for cell in row) + " |")
 
 
+# Columns left out, in this order, while the table would not fit the terminal.
+_DROP_FIRST = ["emb.", "data", "threshold", "Brier", "none-F1", "micro-F1", "analyzer",
+               "experiment file"]
+# Text columns fold onto more lines down to this width; numbers are never cut.
+_TEXT_MIN = 12
+
+
+def _narrowest(rows: list[list[str]], index: int) -> int:
+    """Characters column ``index`` needs at least: numbers whole, text up to _TEXT_MIN."""
+    header, _, key = COLUMNS[index]
+    longest = max([len(header) if key in _NUMBERS else 1, *(len(row[index]) for row in rows)])
+    return longest if key in _NUMBERS else min(longest, _TEXT_MIN)
+
+
+def _fitting_columns(rows: list[list[str]], width: int) -> list[int]:
+    """Indices of the COLUMNS shown at ``width``: all, less the least telling ones while
+    the narrowest layout (numbers whole, text folded at ``_TEXT_MIN``) is too wide."""
+    def narrowest(index: int) -> int:
+        return _narrowest(rows, index) + 3  # padding and border
+
+    shown = list(range(len(COLUMNS)))
+    rank_width = len(str(len(rows))) + 4
+    for header in _DROP_FIRST:
+        if rank_width + sum(map(narrowest, shown)) <= width:
+            break
+        shown = [i for i in shown if COLUMNS[i][0] != header]
+    return shown
+
+
 def _print_table(rows: list[list[str]], headers: list[str], title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    for header in headers:
-        table.add_column(header, justify="right" if header[0].isupper() or "F1" in header
-                         else "left")
+    from cppcc_themes.experiments.commands import table_console
+
+    console = table_console()
+    shown = _fitting_columns(rows, console.width)
+    hidden = [headers[i] for i in range(len(headers)) if i not in shown]
+    caption = (f"not shown at this width: {', '.join(hidden)} (see --format markdown)"
+               if hidden else None)
+    table = Table(title=title, caption=caption, padding=(0, 1))
+    table.add_column("#", justify="right", no_wrap=True)
+    for index in shown:
+        header, _, key = COLUMNS[index]
+        if key in _NUMBERS:  # numbers are never cut; names fold onto more lines
+            table.add_column(header, justify="right", no_wrap=True)
+        else:
+            table.add_column(header, overflow="fold", min_width=_narrowest(rows, index))
     for rank, row in enumerate(rows, 1):
-        table.add_row(str(rank), *row)
-    Console(width=200).print(table)
+        table.add_row(str(rank), *[row[index] for index in shown])
+    console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:

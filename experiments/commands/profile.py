@@ -11,7 +11,13 @@ import json
 import sys
 from typing import Any, TextIO
 
-from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands import (
+    EXIT_FATAL,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    print_error,
+    table_console,
+)
 from cppcc_themes.experiments.commands.tag import (
     add_input_arguments,
     load_model_or_none,
@@ -35,6 +41,7 @@ def _write_profiles(stream: TextIO, fmt: str, reports: list[Any], labels: list[s
     themes = [*labels, "none"]
     if fmt == "json":
         json.dump([{"report": r.name, "source": r.source, "paragraphs": len(r.paragraphs),
+                    **({"columns": r.columns} if r.columns else {}),
                     "profile": dict(r.profile)} for r in reports],
                   stream, ensure_ascii=False, indent=1)
         stream.write("\n")
@@ -47,20 +54,24 @@ def _write_profiles(stream: TextIO, fmt: str, reports: list[Any], labels: list[s
                 writer.writerow([report.name, report.source, theme, row["paragraphs"],
                                  row["paragraph_share"], row["chars"], row["char_share"]])
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        table = Table(title="theme profiles: share of paragraphs / share of characters")
-        table.add_column("report")
-        table.add_column("paragraphs", justify="right")
+        from cppcc_themes.train.render import short_theme_names
+
+        short = {**short_theme_names(labels), "none": "none"}
+        table = Table(title="theme profiles: share of paragraphs / share of characters",
+                      caption="columns: " + ", ".join(f"{short[t]} = {t}" for t in labels),
+                      padding=(0, 1))
+        table.add_column("report", overflow="fold", min_width=8)
+        table.add_column("paragraphs", justify="right", no_wrap=True)
         for theme in themes:
-            table.add_column(theme, justify="right")
+            table.add_column(short[theme], justify="right", no_wrap=True)
         for report in reports:
             profile = report.profile
             table.add_row(report.name, str(len(report.paragraphs)),
-                          *[f"{profile[t]['paragraph_share']:.0%} / {profile[t]['char_share']:.0%}"
+                          *[f"{profile[t]['paragraph_share']:.0%}/{profile[t]['char_share']:.0%}"
                             for t in themes])
-        Console(file=stream, width=max(120, Console().width)).print(table)
+        table_console(stream).print(table)
 
 
 def run(args: argparse.Namespace) -> int:

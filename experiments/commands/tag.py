@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands import (
+    EXIT_FATAL,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    print_error,
+    table_console,
+)
 
 FORMATS = ["table", "jsonl", "csv", "json"]
 
@@ -47,6 +53,17 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show a progress bar even when stderr is not a terminal")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="tag on the Dask cluster at ADDRESS, e.g. tcp://host:8786")
+    tables = parser.add_argument_group(
+        "tables", "reading .csv/.tsv (any Chinese encoding), .parquet and .xlsx files; the "
+                  "other columns of a row are carried through to the output")
+    tables.add_argument("--text-column", metavar="NAME",
+                        help="the column holding the text (default: text)")
+    tables.add_argument("--id-column", metavar="NAME",
+                        help="the column naming each row: the report's name, or the "
+                             "paragraph's id (default: the row number)")
+    tables.add_argument("--rows", choices=["report", "paragraph"], default="report",
+                        help="a row is a whole report, cut into paragraphs (default), or one "
+                             "paragraph of a report named after the file")
     parser.add_argument("--tokenizer", choices=["auto", "model", "jieba", "rjieba"],
                         help="segmenter to tag with: auto (default, or $CPPCC_THEMES_TOKENIZER) "
                              "uses rjieba for a jieba model when installed and HMM is off (same "
@@ -70,14 +87,16 @@ def _evidence_text(evidence: dict[str, dict[str, float]], per_theme: int = 5) ->
 class _Writer:
     """Writes tagged reports as they come, in one of the output formats."""
 
-    def __init__(self, stream: TextIO, fmt: str, labels: list[str]):
+    def __init__(self, stream: TextIO, fmt: str, labels: list[str], columns: bool = False):
         self.stream, self.fmt, self.labels = stream, fmt, labels
+        self.columns = columns  # a "columns" column (JSON) for the rows of tables
         self.csv = None
         self.reports_written = 0
         if fmt == "csv":
             self.csv = csv.writer(stream)
             self.csv.writerow(["report", "id", "index", "heading", "text", "themes",
-                               *[f"score_{label}" for label in labels], "evidence"])
+                               *[f"score_{label}" for label in labels], "evidence",
+                               *(["columns"] if columns else [])])
         elif fmt == "json":
             stream.write("[")
 
@@ -87,9 +106,10 @@ class _Writer:
                 self.stream.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
             for p in report.paragraphs:
+                extra = [json.dumps(p.columns, ensure_ascii=False)] if self.columns else []
                 self.csv.writerow([p.report, p.id, p.index, p.heading or "", p.text,
                                    ";".join(p.themes), *[p.scores[label] for label in self.labels],
-                                   _evidence_text(p.evidence)])
+                                   _evidence_text(p.evidence), *extra])
         elif self.fmt == "json":
             separator = ",\n" if self.reports_written else "\n"
             self.stream.write(separator + json.dumps(report.to_dict(), ensure_ascii=False))
@@ -102,21 +122,48 @@ class _Writer:
             self.stream.write("\n]\n")
 
     def _table(self, report: Any) -> None:
-        from rich.console import Console
-        from rich.table import Table
+        self.console = getattr(self, "console", None) or table_console(self.stream)
+        self.console.print(paragraph_table(report, self.labels, self.console.width))
 
-        table = Table(title=f"{report.name}: {len(report.paragraphs)} paragraphs",
-                      show_lines=False, expand=True)
-        table.add_column("#", justify="right", width=4)
-        table.add_column("paragraph", ratio=3, overflow="ellipsis", no_wrap=True)
-        table.add_column("themes", ratio=1, no_wrap=True)
-        table.add_column("top score", ratio=1, no_wrap=True)
+
+# Evidence gets a column only where the paragraph keeps this much room beside it.
+_EVIDENCE_FROM_WIDTH = 150
+
+
+def paragraph_table(report: Any, labels: list[str], width: int) -> Any:
+    """A rich table of a report's paragraphs for a terminal ``width`` columns wide.
+
+    Every score is shown in full (one narrow column per theme, the assigned ones in bold);
+    the themes column names only the themes the paragraph has ("-" for none); the paragraph
+    text, and the evidence on wide terminals, take what room is left, cut with an ellipsis.
+    """
+    from rich.table import Table
+
+    from cppcc_themes.train.render import short_theme_names
+
+    short = short_theme_names(labels)
+    table = Table(title=f"{report.name}: {len(report.paragraphs)} paragraphs",
+                  caption="scores: " + ", ".join(f"{short[label]} = {label}"
+                                                 for label in labels),
+                  expand=True, padding=(0, 1))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("paragraph", ratio=3, min_width=12, overflow="ellipsis", no_wrap=True)
+    # As wide as the longest theme list, up to 20 (longer lists wrap between names).
+    longest = max((len(", ".join(p.themes)) for p in report.paragraphs), default=1)
+    table.add_column("themes", width=min(max(longest, 6), 20), overflow="fold")
+    for label in labels:
+        table.add_column(short[label], justify="right", no_wrap=True, min_width=4)
+    evidence = width >= _EVIDENCE_FROM_WIDTH
+    if evidence:
         table.add_column("evidence", ratio=2, overflow="ellipsis", no_wrap=True)
-        for p in report.paragraphs:
-            best = max(p.scores, key=p.scores.get)
-            table.add_row(str(p.index), p.text, ", ".join(p.themes) or "-",
-                          f"{best} {p.scores[best]:.2f}", _evidence_text(p.evidence, 3))
-        Console(file=self.stream, width=max(100, Console().width)).print(table)
+    for p in report.paragraphs:
+        scores = [f"[bold]{p.scores[label]:.2f}[/bold]" if label in p.themes
+                  else f"[dim]{p.scores[label]:.2f}[/dim]" for label in labels]
+        row = [str(p.index), p.text, ", ".join(p.themes) or "-", *scores]
+        if evidence:
+            row.append(_evidence_text(p.evidence, 3))
+        table.add_row(*row)
+    return table
 
 
 def wants_progress(args: argparse.Namespace, files: int) -> bool:
@@ -153,20 +200,41 @@ def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]
     from cppcc_themes.train.predict import expand_inputs, tag_paths
 
     total = len(expand_inputs(args.paths))
+    table = table_options(args)
     args.errors = []
     with progress_bar(wants_progress(args, total), total) as advance:
         if getattr(args, "dask", None):
             from cppcc_themes.experiments.dask_cluster import tag_paths_for_cli
-            results = tag_paths_for_cli(model, args.paths, args.dask)
+            results = tag_paths_for_cli(model, args.paths, args.dask, table)
         else:
-            results = tag_paths(model, args.paths, workers=args.workers)
+            results = tag_paths(model, args.paths, workers=args.workers, table=table)
+        previous = None
         for path, result in results:
-            advance(Path(path).name)
+            if path != previous:  # a table gives several reports: one step per file
+                advance(Path(path).name)
+                previous = path
             if isinstance(result, ReadError):
                 print_error(str(result))
                 args.errors.append(str(result))
                 continue
             yield path, result
+
+
+def table_options(args: argparse.Namespace) -> Any:
+    """How ``--text-column``, ``--id-column`` and ``--rows`` ask to read tables."""
+    from cppcc_themes.features.tables import TableOptions
+
+    return TableOptions(text_column=getattr(args, "text_column", None),
+                        id_column=getattr(args, "id_column", None),
+                        rows=getattr(args, "rows", "report"))
+
+
+def has_tables(paths: list[str]) -> bool:
+    """Whether any of the inputs is, or a folder among them holds, a table file."""
+    from cppcc_themes.features.tables import is_table
+    from cppcc_themes.train.predict import expand_inputs
+
+    return any(isinstance(path, str) and is_table(path) for path in expand_inputs(paths))
 
 
 def load_model_or_none(directory: str, tokenizer: str | None = None) -> Any:
@@ -189,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             stream = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
                       if args.output else sys.stdout)
-            writer = _Writer(stream, args.format, model.labels)
+            writer = _Writer(stream, args.format, model.labels,
+                             columns=args.format == "csv" and has_tables(args.paths))
             for _, report in tag_inputs(args, model):
                 writer.write(report)
                 if args.html:
@@ -197,6 +266,8 @@ def run(args: argparse.Namespace) -> int:
             writer.close()
         if args.html:
             _write_html(args.html, reports, model.labels, args.errors)
+    except BrokenPipeError:
+        raise  # the reader went away: the console script ends quietly
     except OSError as error:
         target = error.filename or args.output or "<stdout>"
         print_error(f"{target}: cannot write ({error.strerror})")
