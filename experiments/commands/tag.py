@@ -46,7 +46,10 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="report file, folder of reports, .jsonl of {id, text} paragraphs, "
                              "or - for standard input")
-    parser.add_argument("--model", default="models/default", help="packaged model directory")
+    parser.add_argument("--model", metavar="DIR",
+                        help="packaged model directory (default: $CPPCC_THEMES_MODEL, else "
+                             "./models/default, else the one `cppcc-themes train` packaged in "
+                             "your data folder)")
     parser.add_argument("--workers", type=_positive_int, default=1,
                         help="tag files in this many processes (same results, same order)")
     parser.add_argument("--progress", action="store_true",
@@ -237,12 +240,14 @@ def has_tables(paths: list[str]) -> bool:
     return any(isinstance(path, str) and is_table(path) for path in expand_inputs(paths))
 
 
-def load_model_or_none(directory: str, tokenizer: str | None = None) -> Any:
-    """The packaged model, or None after printing why it cannot be used."""
+def load_model_or_none(directory: str | None, tokenizer: str | None = None) -> Any:
+    """The packaged model (``directory``, else the first of ``train.locate.find_model_dir``),
+    or None after printing why it cannot be used."""
+    from cppcc_themes.train.locate import find_model_dir
     from cppcc_themes.train.package import ModelLoadError, load_model
 
     try:
-        return load_model(directory, tokenizer)
+        return load_model(find_model_dir(directory), tokenizer)
     except ModelLoadError as error:
         print_error(str(error))
         return None

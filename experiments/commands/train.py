@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
@@ -11,7 +12,9 @@ from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="run an experiment (or a search), log it to MLflow, package the model")
-    parser.add_argument("config", help="experiment TOML file, e.g. experiments/baseline.toml")
+    parser.add_argument("config", nargs="?", default="baseline",
+                        help="experiment TOML file, e.g. experiments/baseline.toml, or the name "
+                             "of one shipped with the package, e.g. baseline (the default)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
                         "$MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     parser.add_argument("--experiment", default="cppcc-themes", help="MLflow experiment name")
@@ -65,13 +68,24 @@ class ProgressBar:
         self.progress.stop()
 
 
+def experiment_file(name: str) -> Path:
+    """``name`` as a path if it exists, else the experiment of that name shipped with the
+    package (``baseline`` -> ``cppcc_themes/experiments/baseline.toml``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = Path(__file__).resolve().parents[1] / path.with_suffix(".toml").name
+    return shipped if path.parent == Path(".") and shipped.is_file() else path
+
+
 def run(args: argparse.Namespace) -> int:
     from cppcc_themes.experiments.config import ConfigError, load_config
     from cppcc_themes.experiments.search import expand_candidates, search_metric
     from cppcc_themes.experiments.tracking import TrackingError, resolve_tracking_uri
+    from cppcc_themes.train.locate import package_dir_for
 
     try:
-        config = load_config(args.config)
+        config = load_config(experiment_file(args.config))
         expand_candidates(config)
         search_metric(config)
     except ConfigError as error:
@@ -82,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
     bar = None if args.quiet else ProgressBar()
     try:
-        outcome = run_experiment(config, uri, package_dir=args.output, reporter=bar,
+        outcome = run_experiment(config, uri, reporter=bar,
+                                 package_dir=args.output or package_dir_for(config.package),
                                  experiment_name=args.experiment)
     except TrackingError as error:
         print_error(str(error))
