@@ -259,6 +259,9 @@ def read_report(path: Path) -> str:
     if path.is_dir():
         raise ReadError(f"{path}: is a folder, not a file")
     reader = _READERS.get(path.suffix.lower())
+    if reader is None and path.suffix.lower() in (".csv", ".tsv", ".parquet", ".xlsx"):
+        raise ReadError(f"{path}: a table holds rows, not one report: read it with "
+                        "cppcc_themes.features.tables (tag and profile do)")
     if reader is None:
         raise ReadError(_unsupported(path))
     try:
