@@ -47,12 +47,15 @@ def _write_profiles(stream: TextIO, fmt: str, reports: list[Any], labels: list[s
         stream.write("\n")
     elif fmt == "csv":
         writer = csv.writer(stream)
+        columns = any(report.columns for report in reports)  # rows of tables: carried along
         writer.writerow(["report", "source", "theme", "paragraphs", "paragraph_share", "chars",
-                         "char_share"])
+                         "char_share", *(["columns"] if columns else [])])
         for report in reports:
+            extra = [json.dumps(report.columns, ensure_ascii=False)] if columns else []
             for theme, row in report.profile.items():
                 writer.writerow([report.name, report.source, theme, row["paragraphs"],
-                                 row["paragraph_share"], row["chars"], row["char_share"]])
+                                 row["paragraph_share"], row["chars"], row["char_share"],
+                                 *extra])
     else:
         from rich.table import Table
 
