@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 # Subcommands in the order `--help` lists them; each is experiments.commands.<name>.
-COMMANDS = ["train", "tag", "ui", "label", "compare", "profile", "cache"]
+COMMANDS = ["train", "tag", "ui", "label", "compare", "profile", "cache", "suggest", "annotate",
+            "simulate"]
 # Commands that have closed their files when they return and need no exit handlers (train
 # does: MLflow finishes its logging at exit). The console script leaves them without the
 # interpreter's teardown, which takes ~0.25 s once scikit-learn, scipy and pandas are loaded:

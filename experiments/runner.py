@@ -212,6 +212,7 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
     from mlflow.models import infer_signature
 
     from cppcc_themes.train.package import save_model
+    from cppcc_themes.train.quantify import quantification_metadata
     from cppcc_themes.train.train import train_prepared
 
     # The winner's data is already loaded and prepared: reuse it rather than read it again.
@@ -250,6 +251,10 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
                           "reports; authored and silver paragraphs only ever train. "
                           + ("The winner of a search: its score is the best of "
                              f"{len(board)} and so optimistic." if len(board) > 1 else ""),
+            # Error rates of the leave-one-report-out decisions: `profile --adjusted` corrects
+            # shares with them (train/quantify.py).
+            "quantification": quantification_metadata(evaluation.Y_true, evaluation.Y_pred,
+                                                      result.labels),
             "training_data": {"sha256": result.data_hash, "sources": winner.sources,
                               "paragraphs": result.n_paragraphs, "counts": result.counts},
             "features": winner.features,

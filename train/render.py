@@ -232,3 +232,46 @@ def plot_profiles(reports: Sequence[Any], labels: Sequence[str], path: str) -> N
         figure.suptitle("主题分布 theme profiles")
         figure.savefig(path, dpi=120)
         plt.close(figure)
+
+
+def plot_share_intervals(rows: Sequence[tuple[str, Sequence[Any]]], labels: Sequence[str],
+                         path: str, difference: bool = False) -> None:
+    """Adjusted shares (or differences of shares) per theme with their 95 % intervals as error
+    bars, one bar per report or comparison; written as PNG.
+
+    ``rows``: (name, estimates) with ``quantify.ShareEstimate`` objects in theme order.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    family = register_cjk_font()
+    names = theme_names(labels)
+    themes = [*labels, "none"]
+    width = 0.8 / max(len(rows), 1)
+    positions = np.arange(len(themes))
+    with plt.rc_context({"font.family": [family, "DejaVu Sans"],
+                         "axes.unicode_minus": False}):
+        figure, axis = plt.subplots(figsize=(11, 5.2), layout="constrained")
+        for i, (name, estimates) in enumerate(rows):
+            by_theme = {e.theme: e for e in estimates}
+            values = np.asarray([by_theme[t].adjusted for t in themes], dtype=float)
+            low = np.asarray([by_theme[t].low for t in themes], dtype=float)
+            high = np.asarray([by_theme[t].high for t in themes], dtype=float)
+            shown = np.nan_to_num(values, nan=0.5)
+            axis.bar(positions + (i - (len(rows) - 1) / 2) * width, shown, width,
+                     yerr=np.vstack([np.maximum(shown - low, 0), np.maximum(high - shown, 0)]),
+                     capsize=3, label=name)
+        axis.set_xticks(positions, [names.get(t, t) for t in themes], rotation=25, ha="right")
+        axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        axis.grid(axis="y", alpha=0.3)
+        if difference:
+            axis.axhline(0, color="grey", linewidth=1)
+        axis.legend(title="报告 report", fontsize="small")
+        axis.set_title("校正后段落占比及95%区间 adjusted share of paragraphs, 95% interval"
+                       if not difference else
+                       "占比差异及95%区间 difference of adjusted shares (B - A), 95% interval")
+        figure.savefig(path, dpi=120)
+        plt.close(figure)

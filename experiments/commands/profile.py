@@ -18,6 +18,7 @@ from cppcc_themes.experiments.commands import (
     print_error,
     table_console,
 )
+from cppcc_themes.experiments.commands.shares import add_share_arguments
 from cppcc_themes.experiments.commands.tag import (
     add_input_arguments,
     load_model_or_none,
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
     parser.add_argument("--plot", metavar="FILE.png",
                         help="also draw the profiles side by side as a bar chart (PNG)")
+    add_share_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     model = load_model_or_none(args.model, args.tokenizer)
     if model is None:
         return EXIT_FATAL
+    if args.adjusted or args.compare:
+        from cppcc_themes.experiments.commands.shares import run_shares
+
+        return run_shares(args, model)
     reports = [report for _, report in tag_inputs(args, model)]
     _write_profiles(sys.stdout, args.format, reports, model.labels)
     if args.plot and reports:

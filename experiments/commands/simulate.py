@@ -1,0 +1,244 @@
+"""``cppcc-themes curve`` and ``cppcc-themes check-shares``: simulations on the labelled data,
+each logged as one MLflow run with its table and plot.
+
+- ``curve``: macro-F1 against the number of labelled paragraphs, active (``suggest``'s
+  selection) vs random, the labels of a pool of reports hidden and revealed batch by batch.
+- ``check-shares``: do ``profile --adjusted`` shares beat raw ones on held-out reports, and do
+  their 95 % intervals cover the true share?
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
+
+DEFAULT_SOURCES = ["gold", "authored", "labels/web-style"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    curve = subparsers.add_parser(
+        "curve", help="simulate labelling: macro-F1 vs labels, active vs random (MLflow run)",
+        description="Hide the labels of the pool reports, let suggest's selection (or chance) "
+                    "ask for them batch by batch, and score each model on held-out reports.")
+    _common(curve)
+    curve.add_argument("--start", type=int, default=50, help="random labels to start from")
+    curve.add_argument("--step", type=int, default=50, help="labels asked per round")
+    curve.add_argument("--budget", type=int, default=500, help="labels at the end")
+    curve.add_argument("--test-fraction", type=float, default=0.3,
+                       help="share of reports held out for scoring")
+    curve.add_argument("--repeats", type=int, default=2,
+                       help="random splits and starts; curves are averaged")
+    curve.set_defaults(func=run_curve)
+    shares = subparsers.add_parser(
+        "check-shares", help="simulate adjusted shares on held-out reports (MLflow run)",
+        description="Outer grouped folds hold reports out; inner grouped folds estimate the "
+                    "error rates; compare raw and adjusted shares with the true ones.")
+    _common(shares)
+    shares.add_argument("--outer", type=int, default=8, help="outer grouped folds")
+    shares.add_argument("--inner", type=int, default=5, help="inner grouped folds (error rates)")
+    shares.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    shares.add_argument("--scored", nargs="+", default=None, metavar="SOURCE",
+                        help="source names held out and used for error rates (default: every "
+                             "source); the others only train, as authored text does in training")
+    shares.set_defaults(func=run_shares)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="experiments/baseline.toml",
+                        help="experiment file whose features and model are simulated")
+    parser.add_argument("--sources", nargs="+", default=DEFAULT_SOURCES,
+                        help="labelled sources whose reports are simulated on (default: gold, "
+                             "authored, labels/web-style)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
+                        "$MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    parser.add_argument("--experiment", default="cppcc-themes-simulations",
+                        help="MLflow experiment name")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", metavar="DIR", help="also keep the table and plot here")
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from cppcc_themes.experiments.config import load_config
+    from cppcc_themes.train.data import load_paragraphs
+    from cppcc_themes.train.train import prepare_data
+
+    config = load_config(args.config)
+    return config, prepare_data(load_paragraphs(args.sources))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _log(args: argparse.Namespace, name: str, params: dict[str, Any], metrics: dict[str, float],
+         write: Any) -> str:
+    """One MLflow run with params, metrics and the files ``write(folder)`` leaves."""
+    from cppcc_themes.experiments.tracking import (
+        check_tracking,
+        ensure_experiment,
+        offline_environment,
+        resolve_tracking_uri,
+    )
+
+    offline_environment()
+    uri = resolve_tracking_uri(args.tracking_uri)
+    check_tracking(uri)
+    import mlflow
+
+    ensure_experiment(uri, args.experiment)
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp))
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            for path in Path(tmp).iterdir():
+                (Path(args.out) / path.name).write_bytes(path.read_bytes())
+        with mlflow.start_run(run_name=name) as run:
+            mlflow.set_tag("run_kind", "simulation")
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifacts(tmp, artifact_path="simulation")
+    print(f"run {run.info.run_id} in {uri}")
+    return run.info.run_id
+
+
+def run_shares(args: argparse.Namespace) -> int:
+    from cppcc_themes.train.simulate import share_validation, summarise_shares
+
+    try:
+        config, data = _load(args)
+    except (ValueError, OSError) as error:
+        print_error(str(error))
+        return EXIT_FATAL
+    scored = None
+    if args.scored:
+        import numpy as np
+
+        from cppcc_themes.train.data import load_paragraphs
+
+        source_column = np.asarray(load_paragraphs(args.sources)["source"][:], dtype=object)
+        scored = np.isin(source_column, args.scored)
+    rows = share_validation(data.texts, data.Y, data.report_ids, data.labels, config.features,
+                            config.model, scored=scored, outer=args.outer, inner=args.inner,
+                            resamples=args.resamples, progress=_say)
+    summary = summarise_shares(rows)
+    print(f"{len(set(r['report'] for r in rows))} held-out reports, {len(rows)} shares: "
+          f"MAE raw {summary['mae_raw']:.4f}, adjusted {summary['mae_adjusted']:.4f}; "
+          f"95% interval coverage {summary['coverage']:.3f} "
+          f"(mean width {summary['mean_interval_width']:.3f})")
+
+    def write(folder: Path) -> None:
+        with (folder / "shares.jsonl").open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        _plot_shares(rows, folder / "shares.png")
+
+    _log(args, "check-shares", {"config": args.config, "sources": ",".join(args.sources),
+                                "scored": ",".join(args.scored or ["all"]),
+                                "outer": args.outer, "inner": args.inner,
+                                "resamples": args.resamples}, summary, write)
+    return EXIT_OK
+
+
+def run_curve(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cppcc_themes.train.simulate import learning_curve
+
+    try:
+        config, data = _load(args)
+    except (ValueError, OSError) as error:
+        print_error(str(error))
+        return EXIT_FATAL
+    reports = np.asarray(sorted(set(data.report_ids)), dtype=object)
+    curves: dict[str, list[list[dict[str, float]]]] = {"active": [], "random": []}
+    for repeat in range(args.repeats):
+        rng = np.random.default_rng(args.seed + repeat)
+        held_out = rng.choice(reports, size=max(1, round(args.test_fraction * len(reports))),
+                              replace=False)
+        test_mask = np.isin(data.report_ids, held_out)
+        for strategy in curves:
+            curves[strategy].append(learning_curve(
+                data.texts, data.Y, data.report_ids, test_mask, config.features, config.model,
+                start=args.start, step=args.step, budget=args.budget, strategy=strategy,
+                seed=args.seed + repeat, progress=_say))
+    mean = {s: _mean_curve(c) for s, c in curves.items()}
+    summary = _curve_summary(mean)
+    print(f"random reaches macro-F1 {summary['random_final_macro_f1']:.3f} with "
+          f"{int(summary['budget'])} labels; active reaches it with "
+          + (f"{int(summary['active_labels_to_match'])} "
+             f"({summary['active_share_to_match']:.0%})"
+             if summary["active_labels_to_match"] > 0 else "none of the budgets")
+          + f"; active's final macro-F1 {summary['active_final_macro_f1']:.3f}")
+
+    def write(folder: Path) -> None:
+        (folder / "curve.json").write_text(json.dumps({"mean": mean, "runs": curves}, indent=1),
+                                           encoding="utf-8")
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        _plot_curve(mean, folder / "curve.png")
+
+    _log(args, "curve", {"config": args.config, "sources": ",".join(args.sources),
+                         "start": args.start, "step": args.step, "budget": args.budget,
+                         "repeats": args.repeats, "test_fraction": args.test_fraction},
+         summary, write)
+    return EXIT_OK
+
+
+def _mean_curve(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    length = min(len(run) for run in runs)
+    return [{"labelled": runs[0][i]["labelled"],
+             "macro_f1": sum(run[i]["macro_f1"] for run in runs) / len(runs)}
+            for i in range(length)]
+
+
+def _curve_summary(mean: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    target = mean["random"][-1]["macro_f1"]
+    budget = mean["random"][-1]["labelled"]
+    reached = [p["labelled"] for p in mean["active"] if p["macro_f1"] >= target]
+    labels_to_match = reached[0] if reached else -1
+    return {"budget": float(budget), "random_final_macro_f1": target,
+            "active_final_macro_f1": mean["active"][-1]["macro_f1"],
+            "active_labels_to_match": float(labels_to_match),
+            "active_share_to_match": labels_to_match / budget if reached else -1.0}
+
+
+def _plot_curve(mean: dict[str, list[dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for strategy, points in mean.items():
+        axis.plot([p["labelled"] for p in points], [p["macro_f1"] for p in points],
+                  marker="o", label=strategy)
+    axis.set_xlabel("labelled paragraphs")
+    axis.set_ylabel("macro-F1 on held-out reports")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _plot_shares(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True, layout="constrained")
+    true = [r["true"] for r in rows]
+    for axis, key in zip(axes, ("raw", "adjusted"), strict=True):
+        axis.scatter(true, [r[key] for r in rows], s=8, alpha=0.5)
+        axis.plot([0, 1], [0, 1], color="grey", linewidth=1)
+        axis.set_xlabel("true share")
+        axis.set_title(f"{key} share")
+    axes[0].set_ylabel("estimated share")
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

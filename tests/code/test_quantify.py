@@ -1,0 +1,97 @@
+"""Adjusted shares: ACC recovers a known share, intervals cover it, comparisons work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cppcc_themes.train.quantify import (
+    adjusted_shares,
+    compare_shares,
+    error_counts,
+    quantification_metadata,
+    rates_from_metadata,
+)
+
+LABELS = ["a", "b"]
+
+
+def _simulate(n: int, share: float, tpr: float, fpr: float, rng: np.random.Generator):
+    truth = rng.random(n) < share
+    decided = np.where(truth, rng.random(n) < tpr, rng.random(n) < fpr)
+    return truth, decided
+
+
+def _counts(tpr: float, fpr: float, positives: int = 400, negatives: int = 1600) -> dict:
+    tp, fp = round(tpr * positives), round(fpr * negatives)
+    return {"tp": tp, "fn": positives - tp, "fp": fp, "tn": negatives - fp}
+
+
+def test_error_counts_count_each_cell_and_none():
+    Y_true = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    Y_pred = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    counts = error_counts(Y_true, Y_pred, LABELS)
+    assert counts["a"] == {"tp": 1, "fn": 1, "fp": 1, "tn": 1}
+    assert counts["b"] == {"tp": 1, "fn": 1, "fp": 0, "tn": 2}
+    # none: row 1 is truly none but got a; row 3 is not none but got nothing.
+    assert counts["none"] == {"tp": 0, "fn": 1, "fp": 1, "tn": 2}
+
+
+def test_adjusted_share_corrects_the_bias_of_raw_counting():
+    rng = np.random.default_rng(1)
+    truth_a, decided_a = _simulate(3000, 0.30, tpr=0.6, fpr=0.1, rng=rng)
+    truth_b, decided_b = _simulate(3000, 0.10, tpr=0.9, fpr=0.02, rng=rng)
+    decided = np.column_stack([decided_a, decided_b])
+    counts = {"a": _counts(0.6, 0.1), "b": _counts(0.9, 0.02), "none": _counts(0.8, 0.1)}
+    shares = {e.theme: e for e in adjusted_shares(decided, LABELS, counts, resamples=500)}
+    a = shares["a"]
+    assert abs(a.raw - truth_a.mean()) > 0.04          # raw counting is visibly biased
+    assert abs(a.adjusted - truth_a.mean()) < 0.03      # adjusted is close
+    assert a.low <= truth_a.mean() <= a.high
+    assert shares["b"].low <= truth_b.mean() <= shares["b"].high
+    assert a.paragraphs == int(decided_a.sum())
+
+
+def test_intervals_widen_with_fewer_paragraphs_and_fewer_error_examples():
+    rng = np.random.default_rng(2)
+    _, decided = _simulate(2000, 0.3, tpr=0.8, fpr=0.1, rng=rng)
+    decided = np.column_stack([decided, decided])
+    many = {"a": _counts(0.8, 0.1), "b": _counts(0.8, 0.1), "none": _counts(0.8, 0.1)}
+    few = {"a": _counts(0.8, 0.1, 20, 80), "b": _counts(0.8, 0.1), "none": _counts(0.8, 0.1)}
+
+    def width(rows, counts):
+        estimate = adjusted_shares(rows, LABELS, counts, resamples=500)[0]
+        return estimate.high - estimate.low
+
+    assert width(decided[:50], many) > width(decided, many)
+    assert width(decided, few) > width(decided, many)
+
+
+def test_a_theme_the_model_cannot_discriminate_gets_the_whole_interval():
+    decided = np.array([[1, 0], [0, 1], [1, 1]])
+    counts = {"a": {"tp": 5, "fn": 5, "fp": 5, "tn": 5}, "b": _counts(0.9, 0.05),
+              "none": _counts(0.9, 0.05)}
+    a = adjusted_shares(decided, LABELS, counts, resamples=200)[0]
+    assert np.isnan(a.adjusted) and (a.low, a.high) == (0.0, 1.0)
+
+
+def test_comparison_finds_a_real_difference_and_not_a_false_one():
+    rng = np.random.default_rng(3)
+    counts = {"a": _counts(0.8, 0.05), "b": _counts(0.8, 0.05), "none": _counts(0.8, 0.05)}
+    low_share = np.column_stack([_simulate(800, 0.1, 0.8, 0.05, rng)[1]] * 2)
+    high_share = np.column_stack([_simulate(800, 0.4, 0.8, 0.05, rng)[1]] * 2)
+    same = np.column_stack([_simulate(800, 0.1, 0.8, 0.05, rng)[1]] * 2)
+    up = compare_shares(low_share, high_share, LABELS, counts, resamples=500)[0]
+    assert up.low > 0.15 and abs(up.adjusted - 0.3) < 0.08
+    flat = compare_shares(low_share, same, LABELS, counts, resamples=500)[0]
+    assert flat.low < 0 < flat.high
+
+
+def test_metadata_round_trip_and_old_models_are_refused():
+    Y = np.array([[1, 0], [0, 1], [0, 0]])
+    meta = {"labels": LABELS, "quantification": quantification_metadata(Y, Y, LABELS)}
+    counts = rates_from_metadata(meta)
+    assert counts["a"] == {"tp": 1, "fn": 0, "fp": 0, "tn": 2}
+    assert meta["quantification"]["tpr"]["a"] == 1.0
+    with pytest.raises(ValueError, match="retrain"):
+        rates_from_metadata({"labels": LABELS})

@@ -1,0 +1,164 @@
+"""Simulations on the project's labelled reports: do adjusted shares and active selection work?
+
+Pure: fits and scores, logs nothing (``experiments/commands/simulate.py`` logs to MLflow).
+Every figure here holds reports out whole: a held-out report's paragraphs never train the
+model that is scored on it, nor estimate the error rates that correct its shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from cppcc_themes.train.active import select_batch
+from cppcc_themes.train.model import build_pipeline
+from cppcc_themes.train.quantify import adjusted_shares, error_counts, indicator_matrix
+
+__all__ = ["grouped_decisions", "learning_curve", "share_validation", "summarise_shares"]
+
+Progress = Callable[[str], None]
+
+
+def _fit(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
+         features: Mapping[str, Any] | None, model: Mapping[str, Any] | None) -> Any:
+    return build_pipeline(features, model).fit(
+        list(texts), Y, classifier__groups=list(groups),
+        classifier__tune_on=np.ones(len(texts), dtype=bool))
+
+
+def _decide(pipeline: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = pipeline.predict_proba(list(texts))
+    return probabilities, (probabilities >= pipeline[-1].thresholds_).astype(int)
+
+
+def _scored_folds(groups: np.ndarray, scored: np.ndarray, n_splits: int
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices: folds over the reports with scored rows; a test fold holds
+    the scored rows of its reports, the training side every row of every other report."""
+    reports = np.asarray(sorted(set(groups[scored])), dtype=object)
+    splits = min(n_splits, len(reports))
+    folds = []
+    for _, test_reports in GroupKFold(n_splits=splits).split(reports, groups=reports):
+        held_out = np.isin(groups, reports[test_reports])
+        folds.append((np.flatnonzero(~held_out), np.flatnonzero(held_out & scored)))
+    return folds
+
+
+def grouped_decisions(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
+                      scored: np.ndarray, features: Mapping[str, Any] | None,
+                      model: Mapping[str, Any] | None, n_splits: int) -> np.ndarray:
+    """Out-of-fold 0/1 decisions for the scored rows (others stay 0), folds grouped by
+    report; unscored rows only ever train."""
+    texts = np.asarray(texts, dtype=object)
+    groups = np.asarray(groups, dtype=object)
+    decisions = np.zeros(Y.shape, dtype=int)
+    for train, test in _scored_folds(groups, scored, n_splits):
+        pipeline = _fit(texts[train], Y[train], groups[train], features, model)
+        decisions[test] = _decide(pipeline, texts[test])[1]
+    return decisions
+
+
+def share_validation(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
+                     labels: Sequence[str], features: Mapping[str, Any] | None = None,
+                     model: Mapping[str, Any] | None = None, *,
+                     scored: np.ndarray | None = None, outer: int = 8, inner: int = 5,
+                     resamples: int = 1000,
+                     progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Per held-out report and theme: true share, raw share, adjusted share and interval.
+
+    As in training: only ``scored`` rows (default all) are held out and estimate error rates;
+    the others only train. Outer grouped folds hold scored reports out; on each outer training
+    side an inner grouped cross-validation gives the out-of-fold decisions whose error counts
+    correct the held-out reports, as training stores them for ``profile --adjusted``.
+    """
+    texts = np.asarray(texts, dtype=object)
+    groups = np.asarray(groups, dtype=object)
+    scored = np.ones(len(texts), dtype=bool) if scored is None else np.asarray(scored, bool)
+    rows = []
+    folds = _scored_folds(groups, scored, outer)
+    for fold, (train, test) in enumerate(folds, 1):
+        oof = grouped_decisions(texts[train], Y[train], groups[train], scored[train], features,
+                                model, inner)
+        inner_scored = scored[train]
+        counts = error_counts(Y[train][inner_scored], oof[inner_scored], labels)
+        pipeline = _fit(texts[train], Y[train], groups[train], features, model)
+        decided = _decide(pipeline, texts[test])[1]
+        for report in sorted(set(groups[test])):
+            mask = groups[test] == report
+            truth = indicator_matrix(Y[test][mask]).mean(axis=0)
+            estimates = adjusted_shares(decided[mask], labels, counts, resamples=resamples,
+                                        seed=fold)
+            for column, estimate in enumerate(estimates):
+                rows.append({"report": str(report), "theme": estimate.theme,
+                             "paragraphs": int(mask.sum()), "true": float(truth[column]),
+                             "raw": estimate.raw, "adjusted": estimate.adjusted,
+                             "low": estimate.low, "high": estimate.high})
+        if progress is not None:
+            progress(f"shares: outer fold {fold}/{len(folds)} done")
+    return rows
+
+
+def summarise_shares(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Mean absolute error of raw and adjusted shares, and the intervals' coverage."""
+    true = np.asarray([r["true"] for r in rows])
+    raw = np.asarray([r["raw"] for r in rows])
+    adjusted = np.asarray([r["adjusted"] for r in rows])
+    adjusted = np.where(np.isnan(adjusted), raw, adjusted)
+    covered = np.asarray([r["low"] - 1e-9 <= r["true"] <= r["high"] + 1e-9 for r in rows])
+    width = np.asarray([r["high"] - r["low"] for r in rows])
+    summary = {"cases": float(len(rows)), "mae_raw": float(np.abs(raw - true).mean()),
+               "mae_adjusted": float(np.abs(adjusted - true).mean()),
+               "coverage": float(covered.mean()), "mean_interval_width": float(width.mean())}
+    for theme in sorted({r["theme"] for r in rows}):
+        pick = np.asarray([r["theme"] == theme for r in rows])
+        summary[f"{theme}_mae_raw"] = float(np.abs(raw - true)[pick].mean())
+        summary[f"{theme}_mae_adjusted"] = float(np.abs(adjusted - true)[pick].mean())
+        summary[f"{theme}_coverage"] = float(covered[pick].mean())
+    return summary
+
+
+def learning_curve(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
+                   test_mask: np.ndarray, features: Mapping[str, Any] | None = None,
+                   model: Mapping[str, Any] | None = None, *, start: int = 50,
+                   step: int = 50, budget: int = 600, strategy: str = "active",
+                   seed: int = 0, progress: Progress | None = None) -> list[dict[str, float]]:
+    """Macro-F1 on the test rows after each batch of labels, chosen actively or at random.
+
+    The pool is every row outside ``test_mask`` (whose reports never sit in the pool); its
+    labels are hidden and revealed ``step`` at a time as ``strategy`` asks for them. Both
+    strategies start from the same random ``start`` labels.
+    """
+    from sklearn.metrics import f1_score
+
+    texts = np.asarray(texts, dtype=object)
+    groups = np.asarray(groups, dtype=object)
+    pool = np.flatnonzero(~test_mask)
+    rng = np.random.default_rng(seed)
+    labelled = list(rng.choice(pool, size=start, replace=False))
+    curve = []
+    while True:
+        chosen = np.asarray(labelled)
+        pipeline = _fit(texts[chosen], Y[chosen], groups[chosen], features, model)
+        decided = _decide(pipeline, texts[test_mask])[1]
+        truth = indicator_matrix(Y[test_mask])
+        macro = f1_score(truth, indicator_matrix(decided), average="macro", zero_division=0)
+        curve.append({"labelled": len(labelled), "macro_f1": float(macro)})
+        if progress is not None:
+            progress(f"{strategy}: {len(labelled)} labels, macro-F1 {macro:.3f}")
+        if len(labelled) >= min(budget, len(pool)):
+            return curve
+        remaining = np.setdiff1d(pool, chosen)
+        size = min(step, budget - len(labelled), len(remaining))
+        if strategy == "random":
+            picks = rng.choice(remaining, size=size, replace=False)
+        else:
+            probabilities = _decide(pipeline, texts[remaining])[0]
+            features_matrix = pipeline[:-1].transform(list(texts[remaining]))
+            chosen_rows = select_batch(probabilities, features_matrix, groups[remaining], size,
+                                       thresholds=pipeline[-1].thresholds_)
+            picks = remaining[[pick.row for pick in chosen_rows]]
+        labelled.extend(int(i) for i in picks)
+
