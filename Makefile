@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_OFFLINE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: env demo test test-slow lint bench ui clean
+.PHONY: env demo test test-slow test-labelstudio lint bench ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,6 +37,10 @@ test: $(ENV_STAMP)
 
 test-slow: $(ENV_STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# Installs label-studio into a throwaway environment and runs it on 127.0.0.1 (~5-15 min).
+test-labelstudio: $(ENV_STAMP)
+	$(BIN)/python -m pytest -q -m slow tests/slow/test_labelstudio.py
 
 lint: $(ENV_STAMP)
 	$(BIN)/ruff check .
