@@ -91,11 +91,14 @@ def share_validation(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
             truth = indicator_matrix(Y[test][mask]).mean(axis=0)
             estimates = adjusted_shares(decided[mask], labels, counts, resamples=resamples,
                                         seed=fold)
-            for column, estimate in enumerate(estimates):
+            plain = adjusted_shares(decided[mask], labels, counts, resamples=resamples,
+                                    seed=fold, method="acc")
+            for column, (estimate, acc) in enumerate(zip(estimates, plain, strict=True)):
                 rows.append({"report": str(report), "theme": estimate.theme,
                              "paragraphs": int(mask.sum()), "true": float(truth[column]),
                              "raw": estimate.raw, "adjusted": estimate.adjusted,
-                             "low": estimate.low, "high": estimate.high})
+                             "low": estimate.low, "high": estimate.high,
+                             "acc": acc.adjusted, "acc_low": acc.low, "acc_high": acc.high})
         if progress is not None:
             progress(f"shares: outer fold {fold}/{len(folds)} done")
     return rows
@@ -112,6 +115,12 @@ def summarise_shares(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     summary = {"cases": float(len(rows)), "mae_raw": float(np.abs(raw - true).mean()),
                "mae_adjusted": float(np.abs(adjusted - true).mean()),
                "coverage": float(covered.mean()), "mean_interval_width": float(width.mean())}
+    if all("acc" in r for r in rows):
+        acc = np.asarray([r["acc"] for r in rows])
+        acc = np.where(np.isnan(acc), raw, acc)
+        summary["mae_acc"] = float(np.abs(acc - true).mean())
+        summary["coverage_acc"] = float(np.mean([r["acc_low"] - 1e-9 <= r["true"]
+                                                 <= r["acc_high"] + 1e-9 for r in rows]))
     for theme in sorted({r["theme"] for r in rows}):
         pick = np.asarray([r["theme"] == theme for r in rows])
         summary[f"{theme}_mae_raw"] = float(np.abs(raw - true)[pick].mean())

@@ -125,9 +125,9 @@ def test_profile_adjusted_needs_error_rates_in_the_model(packaged_model_dir, see
 def test_compare_names_a_side_that_matches_nothing(packaged_model_dir, tmp_path, seed_paths,
                                                     capsys):
     import numpy as np
+    from model_files import copy_model, edit_metadata
 
     from cppcc_themes.train.quantify import quantification_metadata
-    from model_files import copy_model, edit_metadata
 
     model = copy_model(packaged_model_dir, tmp_path)
     labels = json.loads((model / "metadata.json").read_text(encoding="utf-8"))["labels"]
