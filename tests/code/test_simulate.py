@@ -19,9 +19,11 @@ def _run_artifacts(uri: str, name: str) -> tuple[dict, list[str]]:
     return run.data.metrics, files
 
 
-def test_curve_compares_active_and_random_selection(tmp_path: Path, capsys):
+def test_curve_compares_active_and_random_selection(tmp_path: Path, root: Path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert main(["curve", "--sources", "gold", "authored", "--start", "20", "--step", "20",
+    assert main(["curve", "--config", str(root / "experiments/baseline.toml"),
+                 "--sources", "gold", str(root / "labels/web-style"), "--start", "20",
+                 "--step", "20",
                  "--budget", "60", "--repeats", "1", "--tracking-uri", uri,
                  "--out", str(tmp_path / "out")]) == 0
     assert "random reaches macro-F1" in capsys.readouterr().out
@@ -32,9 +34,12 @@ def test_curve_compares_active_and_random_selection(tmp_path: Path, capsys):
     assert 0 <= metrics["random_final_macro_f1"] <= 1
 
 
-def test_check_shares_scores_held_out_reports(tmp_path: Path, capsys):
+def test_check_shares_scores_held_out_reports(tmp_path: Path, root: Path, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert main(["check-shares", "--sources", "gold", "--outer", "2", "--inner", "2",
+    # The four real reports are held out and estimate error rates; web-style text only trains.
+    assert main(["check-shares", "--config", str(root / "experiments/baseline.toml"),
+                 "--sources", "gold", str(root / "labels/web-style"), "--scored", "gold",
+                 "--outer", "2", "--inner", "2",
                  "--resamples", "200", "--tracking-uri", uri,
                  "--out", str(tmp_path / "out")]) == 0
     assert "4 held-out reports, 24 shares" in capsys.readouterr().out
