@@ -129,6 +129,24 @@ def summarise_shares(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return summary
 
 
+# The calibrated classifiers cross-validate inside each theme: they need a few positives.
+MIN_POSITIVES = 3
+
+
+def _starting_labels(Y: np.ndarray, pool: np.ndarray, start: int,
+                     rng: np.random.Generator) -> list[int]:
+    """``start`` random rows of the pool, topped up with random positives of any theme that
+    has fewer than ``MIN_POSITIVES`` among them (as a person seeds a first model)."""
+    labelled = [int(i) for i in rng.choice(pool, size=start, replace=False)]
+    for theme in range(Y.shape[1]):
+        missing = MIN_POSITIVES - int(Y[labelled, theme].sum())
+        if missing > 0:
+            candidates = np.setdiff1d(pool[Y[pool, theme] == 1], labelled)
+            extra = rng.choice(candidates, size=min(missing, len(candidates)), replace=False)
+            labelled.extend(int(i) for i in extra)
+    return labelled
+
+
 def learning_curve(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
                    test_mask: np.ndarray, features: Mapping[str, Any] | None = None,
                    model: Mapping[str, Any] | None = None, *, start: int = 50,
@@ -138,7 +156,8 @@ def learning_curve(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
 
     The pool is every row outside ``test_mask`` (whose reports never sit in the pool); its
     labels are hidden and revealed ``step`` at a time as ``strategy`` asks for them. Both
-    strategies start from the same random ``start`` labels.
+    strategies start from the same random ``start`` labels (topped up so each theme has
+    ``MIN_POSITIVES`` positives).
     """
     from sklearn.metrics import f1_score
 
@@ -146,7 +165,7 @@ def learning_curve(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
     groups = np.asarray(groups, dtype=object)
     pool = np.flatnonzero(~test_mask)
     rng = np.random.default_rng(seed)
-    labelled = list(rng.choice(pool, size=start, replace=False))
+    labelled = _starting_labels(Y, pool, start, rng)
     curve = []
     while True:
         chosen = np.asarray(labelled)
