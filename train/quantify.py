@@ -187,7 +187,12 @@ def _rate_variance(counts: Mapping[str, Mapping[str, int]],
 
 def _resampled_raw(decided: np.ndarray, resamples: int,
                    rng: np.random.Generator) -> np.ndarray:
-    """Raw shares of ``resamples`` bootstrap samples of the paragraphs (rows)."""
+    """Raw shares of ``resamples`` bootstrap samples of the paragraphs (rows).
+
+    A theme the model gave to no paragraph resamples to 0 every time: its interval is then
+    [0, 0] and says nothing about paragraphs the model missed (a Jeffreys draw there widened
+    every such interval to ~2/n and pushed the measured coverage to 100 %).
+    """
     n = len(decided)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
     return weights @ decided.astype(float) / n
@@ -222,6 +227,8 @@ def adjusted_shares(decided: np.ndarray, labels: Sequence[str],
     draws = _blend(_resampled_raw(decided, resamples, rng),
                    *_draw_rates(counts, themes, resamples, rng), n, variance, method)
     low, high = _interval(draws, level)
+    # A skewed bootstrap (a share near 0 or 1) can leave the estimate outside its percentiles.
+    low, high = np.fmin(low, point), np.fmax(high, point)
     return [ShareEstimate(theme, int(decided[:, i].sum()), float(raw[i]), float(point[i]),
                           float(low[i]), float(high[i])) for i, theme in enumerate(themes)]
 
