@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="models/default", help="packaged model directory")
     parser.add_argument("--labelled", nargs="*", default=None, metavar="PATH",
                         help="labelled .jsonl files or folders whose paragraphs are never "
-                             "suggested (default: every .jsonl under labels/)")
+                             "suggested (default: every .jsonl under labels/; silver records, "
+                             "labelled by rules, do not count)")
     parser.add_argument("--min-chars", type=int, default=8,
                         help="skip paragraphs shorter than this (default 8)")
     parser.set_defaults(func=run)
@@ -51,8 +52,10 @@ def labelled_texts(paths: list[str]) -> set[str]:
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                # Weak (silver) labels were given by rules, not people: still worth asking.
                 if isinstance(record, dict) and isinstance(record.get("text"), str) and \
-                        "labels" in record:
+                        "labels" in record and \
+                        not str(record.get("source", "")).startswith("silver"):
                     texts.add(normalize_text(record["text"]))
     return texts
 
