@@ -86,6 +86,13 @@ def test_suggest_label_import_train_profile(tmp_path: Path, root: Path, corpus: 
     assert main(["annotate", "import", str(export), "--name", "mine",
                  "--labels-dir", str(labels_dir)]) == 0
 
+    # The next batch never asks again for what was just labelled.
+    again = tmp_path / "again.jsonl"
+    assert main(["suggest", str(corpus), "--n", "12", "--out", str(again), "--model", str(first),
+                 "--labelled", str(root / "labels/gold"), str(labels_dir)]) == 0
+    asked_again = {json.loads(line)["text"] for line in again.read_text("utf-8").splitlines()}
+    assert len(asked_again) == 12 and not asked_again & {p["text"] for p in picks}
+
     second = tmp_path / "models" / "second"
     sources = ["gold", str(labels_dir / "mine")]
     assert main(["train", str(_config(tmp_path / "second.toml", sources, second)),
