@@ -111,8 +111,9 @@ def _write(stream: TextIO, fmt: str, rows: list[tuple[str, list[Any]]],
                 writer.writerow([name, d["theme"], d["paragraphs"], d["raw"], d["adjusted"],
                                  d["low"], d["high"]])
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from cppcc_themes.experiments.commands import table_console
 
     title = ("difference of adjusted shares of paragraphs, B - A [95% interval]" if names
              else "adjusted share of paragraphs [95% interval] (raw share)")
@@ -124,7 +125,7 @@ def _write(stream: TextIO, fmt: str, rows: list[tuple[str, list[Any]]],
     for name, estimates in rows:
         table.add_row(name, *[f"{e.adjusted:{sign}.0%} [{e.low:{sign}.0%}, {e.high:{sign}.0%}]"
                               f" ({e.raw:{sign}.0%})" for e in estimates])
-    console = Console(file=stream, width=max(140, Console().width))
+    console = table_console(stream)
     console.print(table)
     if names:
         console.print(f"A: {', '.join(names['A'])}\nB: {', '.join(names['B'])}")

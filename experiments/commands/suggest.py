@@ -23,11 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "by theme in turn, no two near-duplicates, no report over its share, none "
                     "already labelled. Label them with `annotate export`.")
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="report file, folder of reports, or .jsonl of {id, text} "
-                             "paragraphs")
+                        help="report file, folder of reports, .jsonl of {id, text} "
+                             "paragraphs, or a table (.csv, .xlsx, ...) of reports")
     parser.add_argument("--n", type=int, default=50, help="paragraphs to pick (default 50)")
     parser.add_argument("--out", required=True, help="batch file to write (JSON Lines)")
-    parser.add_argument("--model", default="models/default", help="packaged model directory")
+    parser.add_argument("--model", metavar="DIR",
+                        help="packaged model directory (default: as for `tag`)")
     parser.add_argument("--labelled", nargs="*", default=None, metavar="PATH",
                         help="labelled .jsonl files or folders whose paragraphs are never "
                              "suggested (default: every .jsonl under labels/; silver records, "
@@ -73,6 +74,14 @@ def write_atomically(path: Path, text: str, encoding: str = "utf-8") -> None:
         raise
 
 
+def _paragraphs(read: Any) -> Any:
+    """(report input, position, text) of every paragraph of one input (a table gives several
+    reports)."""
+    for report in read if isinstance(read, list) else [read]:
+        for position, text in enumerate(report.texts):
+            yield report, position, text
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -99,12 +108,12 @@ def run(args: argparse.Namespace) -> int:
     errors = 0
     seen = set(known)
     for job in expand_inputs(args.paths):
-        report = job if isinstance(job, ReadError) else read_input_safely(job)
-        if isinstance(report, ReadError):
-            print_error(str(report))
+        read = job if isinstance(job, ReadError) else read_input_safely(job)
+        if isinstance(read, ReadError):
+            print_error(str(read))
             errors += 1
             continue
-        for position, text in enumerate(report.texts):
+        for report, position, text in _paragraphs(read):
             key = normalize_text(text)
             if len(text.strip()) < args.min_chars or key in seen:
                 continue
