@@ -17,28 +17,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cppcc_themes.experiments.config import ExperimentConfig
+from cppcc_themes.experiments.lifecycle import mark_stale_runs, process_tags
 from cppcc_themes.experiments.search import Candidate, expand_candidates, flat_params, search_metric
 from cppcc_themes.experiments.tracking import (
     DEFAULT_EXPERIMENT,
     check_tracking,
     ensure_experiment,
+    log_training_data,
     offline_environment,
+    set_champion,
 )
 
 __all__ = ["ExperimentOutcome", "Reporter", "run_experiment"]
 
-# What skops may rebuild when MLflow loads the logged pipeline: our own picklable parts.
-SKOPS_TRUSTED_TYPES = [
-    "cppcc_themes.features.tokenize.Tokenizer",
-    "cppcc_themes.features.vectorize.FastTfidfVectorizer",
-    "cppcc_themes.features.normalize.normalize_text",
-    "cppcc_themes.features.embeddings.SentenceEmbedder",
-    "cppcc_themes.train.model.MultiLabelThemeClassifier",
-    "cppcc_themes.train.model.select_text",
-    # Platt scaling of the calibrated linear SVM and ridge.
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-]
 SUMMARY_METRICS = ("macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "micro_f1", "none_f1",
                    "exact_match", "brier_mean")
 
@@ -153,12 +144,13 @@ def run_experiment(
     from cppcc_themes.train.train import cross_validate, prepare_data
 
     datasets: dict[tuple[str, ...], Any] = {}
+    raw_datasets: dict[tuple[str, ...], Any] = {}
 
     def data_for(sources: list[str]) -> Any:
         key = tuple(sources)
         if key not in datasets:
-            datasets[key] = prepare_data(load_paragraphs(sources, labels_dir),
-                                         config.scored_sources)
+            raw_datasets[key] = load_paragraphs(sources, labels_dir)
+            datasets[key] = prepare_data(raw_datasets[key], config.scored_sources)
         return datasets[key]
 
     first = data_for(candidates[0].sources)
@@ -168,8 +160,9 @@ def run_experiment(
     import mlflow
 
     ensure_experiment(tracking_uri, experiment_name)
+    mark_stale_runs(tracking_uri, experiment_name)
     is_search = len(candidates) > 1
-    with mlflow.start_run(run_name=config.name) as run:
+    with mlflow.start_run(run_name=config.name, tags=process_tags()) as run:
         mlflow.set_tags({**_tags(config, first, candidates[0].sources),
                          "mlflow.note.content": config.description,
                          "run_kind": "search" if is_search else "single"})
@@ -183,11 +176,14 @@ def run_experiment(
             evaluations.append(evaluation)
             child_id = run.info.run_id
             if is_search:
-                with mlflow.start_run(run_name=candidate.name, nested=True) as child:
+                with mlflow.start_run(run_name=candidate.name, nested=True,
+                                      tags=process_tags()) as child:
                     mlflow.log_params(flat_params(candidate))
                     mlflow.set_tags({**_tags(config, data, candidate.sources),
                                      "run_kind": "candidate", "parent_name": config.name})
                     mlflow.log_metrics(evaluation.metrics)
+                    log_training_data(raw_datasets[tuple(candidate.sources)], candidate.sources,
+                                      data.data_hash)
                     child_id = child.info.run_id
             board.append({"candidate": candidate.name, "run_id": child_id,
                           **{m: round(evaluation.metrics[m], 4) for m in SUMMARY_METRICS}})
@@ -196,6 +192,8 @@ def run_experiment(
         board.sort(key=lambda row: -row[metric])
         if reporter is not None:
             reporter.finishing(f"refitting {winner.name} on all data, logging")
+        log_training_data(raw_datasets[tuple(winner.sources)], winner.sources,
+                          data_for(winner.sources).data_hash)
         outcome = _log_winner(config, winner, data_for(winner.sources), evaluations[best],
                               board, run.info.run_id, tracking_uri, package_dir)
     outcome.leaderboard = board
@@ -208,9 +206,8 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
                 package_dir: str | Path | None) -> ExperimentOutcome:
     """Refit the winner on every row and log it in full on the active (parent) run."""
     import mlflow
-    import pandas as pd
-    from mlflow.models import infer_signature
 
+    from cppcc_themes.experiments.pyfunc import log_theme_model
     from cppcc_themes.train.package import save_model
     from cppcc_themes.train.quantify import quantification_metadata
     from cppcc_themes.train.train import train_prepared
@@ -227,17 +224,11 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
         if len(board) > 1:
             _write_leaderboard(board, Path(tmp) / "leaderboard.csv")
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
-    example = pd.DataFrame({"text": result.scored_texts[:3]})
-    signature = infer_signature(example, result.pipeline.predict_proba(example))
-    info = mlflow.sklearn.log_model(
-        sk_model=result.pipeline,
-        name="model",
-        signature=signature,
-        input_example=example,
-        pyfunc_predict_fn="predict_proba",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        registered_model_name=config.register,
-    )
+    info = log_theme_model(result.pipeline, result.labels, result.thresholds,
+                           result.scored_texts[:3], registered_model_name=config.register)
+    version = getattr(info, "registered_model_version", None)
+    if version and config.register:
+        set_champion(config.register, version)
     package = Path(package_dir) if package_dir else (Path(config.package)
                                                       if config.package else None)
     if package is not None:
@@ -263,6 +254,5 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
             "mlflow_tracking_uri": tracking_uri,
         }, package)
         mlflow.log_artifacts(str(package), artifact_path="packaged_model")
-    version = getattr(info, "registered_model_version", None)
     return ExperimentOutcome(run_id, result.metrics, package,
                              registered_version=str(version) if version else None)

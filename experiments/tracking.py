@@ -9,19 +9,24 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
     "TrackingError",
     "check_tracking",
     "ensure_experiment",
+    "log_training_data",
     "offline_environment",
     "resolve_tracking_uri",
+    "set_champion",
     "store_lock",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "cppcc-themes"
+# The registry alias of the model a search or experiment shipped last.
+CHAMPION_ALIAS = "champion"
 CONNECT_TIMEOUT_SECONDS = 3.0
 
 
@@ -107,3 +112,19 @@ def ensure_experiment(uri: str, name: str) -> str:
     mlflow.set_tracking_uri(uri)
     with store_lock(uri):
         return mlflow.set_experiment(name).experiment_id
+
+
+def log_training_data(dataset: Any, sources: list[str], data_hash: str) -> None:
+    """Record the labelled paragraphs as the active run's training input (the UI's Dataset)."""
+    import mlflow.data
+
+    named = mlflow.data.from_huggingface(dataset, targets="labels", name="+".join(sources),
+                                         digest=data_hash[:12])
+    mlflow.log_input(named, context="training")
+
+
+def set_champion(model_name: str, version: str | int) -> None:
+    """Point the registry alias ``champion`` of ``model_name`` at ``version``."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient().set_registered_model_alias(model_name, CHAMPION_ALIAS, str(version))

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 class ProgressBar:
-    """Rich progress on stderr: every fold of every candidate, with the time left."""
+    """Rich progress on stderr: the current candidate's folds and all folds, each with its ETA."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -41,25 +41,27 @@ class ProgressBar:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=Console(stderr=True), transient=False)
-        self.folds_task: Any = None
-        self.candidates_task: Any = None
+        self.overall_task: Any = None
+        self.candidate_task: Any = None
         self.candidates = 0
+        self.folds = 0
 
     def start(self, candidates: int, folds_per_candidate: int) -> None:
-        self.candidates = candidates
+        self.candidates, self.folds = candidates, folds_per_candidate
         self.progress.start()
-        self.candidates_task = self.progress.add_task("candidates", total=candidates)
-        self.folds_task = self.progress.add_task("folds", total=candidates * folds_per_candidate)
+        self.overall_task = self.progress.add_task(
+            f"all {candidates} candidate(s), folds", total=candidates * folds_per_candidate)
 
     def candidate(self, index: int, name: str) -> None:
-        self.progress.update(self.candidates_task, completed=index)
-        if self.candidates > 1:
-            self.progress.console.print(f"candidate {index + 1}/{self.candidates}: {name}")
+        description = f"candidate {index + 1}/{self.candidates}: {name}"
+        if self.candidate_task is not None:
+            self.progress.remove_task(self.candidate_task)
+        # A new task per candidate: its ETA comes from this candidate's folds only.
+        self.candidate_task = self.progress.add_task(description, total=self.folds)
 
     def fold(self, done: int, total: int, report: str) -> None:
-        self.progress.advance(self.folds_task)
-        if done == total:
-            self.progress.advance(self.candidates_task)
+        self.progress.update(self.candidate_task, completed=done, total=total)
+        self.progress.advance(self.overall_task)
 
     def finishing(self, message: str) -> None:
         self.progress.console.print(message)
@@ -92,13 +94,22 @@ def run(args: argparse.Namespace) -> int:
         print_error(str(error))
         return EXIT_FATAL
     uri = resolve_tracking_uri(args.tracking_uri)
+    from cppcc_themes.experiments.lifecycle import Interrupted, interrupts_as_killed_runs
     from cppcc_themes.experiments.runner import run_experiment
 
     bar = None if args.quiet else ProgressBar()
     try:
-        outcome = run_experiment(config, uri, reporter=bar,
-                                 package_dir=args.output or package_dir_for(config.package),
-                                 experiment_name=args.experiment)
+        with interrupts_as_killed_runs(uri):
+            outcome = run_experiment(config, uri, reporter=bar,
+                                     package_dir=args.output or package_dir_for(config.package),
+                                     experiment_name=args.experiment)
+    except Interrupted as error:
+        if bar is not None:
+            bar.stop()
+            bar = None
+        print_error(f"{config.path}: interrupted by {error.signal_name}; unfinished MLflow runs "
+                    "marked KILLED, no model packaged")
+        return error.exit_code
     except TrackingError as error:
         print_error(str(error))
         return EXIT_FATAL

@@ -66,20 +66,99 @@ def test_run_is_logged_with_params_metrics_tags_and_artifacts(finished_run):
     assert meta["training_data"]["sha256"] == run.data.tags["data_hash"]
 
 
-def test_logged_model_serves_a_text_dataframe_through_pyfunc(finished_run):
-    import mlflow
-    import pandas as pd
+THEMES = ["ideology", "economy", "livelihood", "united_front", "self_construction"]
 
-    _, uri, _ = finished_run
-    mlflow.set_tracking_uri(uri)
+
+def _single_run(uri):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
     [run] = client.search_runs([experiment.experiment_id])
+    return client, run
+
+
+def test_logged_model_answers_theme_scores_and_names(finished_run):
+    import mlflow
+    import pandas as pd
+
+    _, uri, folder = finished_run
+    mlflow.set_tracking_uri(uri)
+    _, run = _single_run(uri)
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
-    scores = model.predict(pd.DataFrame({"text": ["广泛凝聚共识,画好最大同心圆"]}))
-    assert scores.shape == (1, 5)
+    paragraphs = ["广泛凝聚共识,画好最大同心圆", "围绕推动高质量发展建言资政"]
+    answer = model.predict(pd.DataFrame({"text": paragraphs}))
+    assert list(answer.columns) == [*THEMES, "themes"]
+    assert len(answer) == 2
+    assert all(set(themes) <= set(THEMES) for themes in answer["themes"])
+    # The same scores and thresholds as the packaged model.
+    meta = json.loads((folder / "model" / "metadata.json").read_text(encoding="utf-8"))
+    for _, row in answer.iterrows():
+        assert row["themes"] == [t for t in THEMES if row[t] >= meta["thresholds"][t]]
+    # A heading column is accepted beside the text.
+    with_heading = model.predict(pd.DataFrame({"text": paragraphs, "heading": ["一、", None]}))
+    assert list(with_heading.columns) == [*THEMES, "themes"]
+    signature = model.metadata.signature
+    assert [c.name for c in signature.inputs.inputs] == ["text", "heading"]
+    assert [c.name for c in signature.outputs.inputs] == [*THEMES, "themes"]
+
+
+def test_logged_model_requirements_are_explicit_and_installable(finished_run):
+    import mlflow
+
+    _, uri, _ = finished_run
+    mlflow.set_tracking_uri(uri)
+    client, run = _single_run(uri)
+    path = client.download_artifacts(run.info.run_id, "model/requirements.txt")
+    with open(path, encoding="utf-8") as handle:
+        requirements = [line.strip() for line in handle if line.strip()]
+    names = {line.split("==")[0] for line in requirements}
+    assert {"scikit-learn", "numpy", "jieba", "mlflow"} <= names
+    assert not names & {"pytest", "cppcc-themes", "cppcc_themes"}
+    code = {a.path for a in client.list_artifacts(run.info.run_id, "model/code/cppcc_themes")}
+    assert "model/code/cppcc_themes/train" in code
+
+
+def test_logged_model_loads_where_the_package_is_not_installed(finished_run, tmp_path, root):
+    """A fresh interpreter that cannot import cppcc_themes loads the model from its code paths."""
+    import os
+    import subprocess
+    import sys
+
+    _, uri, _ = finished_run
+    _, run = _single_run(uri)
+    script = f"""
+import sys
+# Hide the editable install of this checkout: the model must bring its own package source.
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path = [p for p in sys.path if p not in ("", {str(root)!r})]
+try:
+    import cppcc_themes
+    raise SystemExit("cppcc_themes is still importable")
+except ImportError:
+    pass
+import mlflow, pandas as pd
+mlflow.set_tracking_uri({uri!r})
+model = mlflow.pyfunc.load_model("runs:/{run.info.run_id}/model")
+print(model.predict(pd.DataFrame({{"text": ["坚持和加强党对政协工作的全面领导"]}}))["themes"][0])
+print(sys.modules["cppcc_themes"].__file__)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    themes_line, module_file = done.stdout.strip().splitlines()[-2:]
+    assert "ideology" in themes_line
+    assert str(root) not in module_file and "/code/cppcc_themes/" in module_file
+
+
+def test_run_names_its_training_data_as_a_dataset_input(finished_run):
+    _, uri, _ = finished_run
+    _, run = _single_run(uri)
+    [dataset_input] = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "gold"
+    assert dataset_input.dataset.digest == run.data.tags["data_hash"][:12]
+    assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
 
 
 def test_error_file_lists_exactly_the_misclassified_gold_paragraphs(finished_run):
