@@ -111,16 +111,19 @@ def test_sentence_embeddings_load_offline_and_place_paraphrases_closer():
 
 
 def test_calibrated_classifiers_save_as_mlflow_models_and_reload(gold, tmp_path):
-    import mlflow.sklearn
+    import mlflow.pyfunc
+    import pandas as pd
 
-    from cppcc_themes.experiments.runner import SKOPS_TRUSTED_TYPES
+    from cppcc_themes.experiments.pyfunc import ThemeTagger, model_signature
 
-    # The other classifiers are plain scikit-learn estimators that skops trusts already.
     for name in ("linear_svm", "ridge"):
         pipeline = fit_final(gold, FEATURES, {"classifier": name})
-        mlflow.sklearn.save_model(pipeline, tmp_path / name, serialization_format="skops",
-                                  skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                                  pip_requirements=["scikit-learn"])
-        again = mlflow.sklearn.load_model(str(tmp_path / name))
-        np.testing.assert_allclose(again.predict_proba(gold.texts[:5]),
+        mlflow.pyfunc.save_model(tmp_path / name,
+                                 python_model=ThemeTagger(pipeline, gold.labels,
+                                                          dict.fromkeys(gold.labels, 0.5)),
+                                 signature=model_signature(gold.labels),
+                                 pip_requirements=["scikit-learn"])
+        again = mlflow.pyfunc.load_model(str(tmp_path / name))
+        answer = again.predict(pd.DataFrame({"text": gold.texts[:5]}))
+        np.testing.assert_allclose(answer[gold.labels].to_numpy(),
                                    pipeline.predict_proba(gold.texts[:5]))
