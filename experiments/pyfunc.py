@@ -12,12 +12,16 @@ requirements, which also spares MLflow inferring an environment for every logged
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
+from collections.abc import Iterator
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import pandas as pd
 
 __all__ = ["ThemeTagger", "log_theme_model", "model_requirements", "model_signature"]
 
@@ -37,11 +41,10 @@ class ThemeTagger(mlflow.pyfunc.PythonModel):
         self.labels = list(labels)
         self.thresholds = dict(thresholds)
 
-    # No type hints here: MLflow would read them as the input schema, which the signature gives.
-    def predict(self, context, model_input, params=None):
+    # The DataFrame hint tells MLflow to take the input schema from the signature, not hints.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """One row per paragraph: a score column per theme, then ``themes`` (a list)."""
         import numpy as np
-        import pandas as pd
 
         frame = _as_frame(model_input)
         scores = np.asarray(self.pipeline.predict_proba(frame), dtype=float)
@@ -52,10 +55,8 @@ class ThemeTagger(mlflow.pyfunc.PythonModel):
         return output
 
 
-def _as_frame(model_input: Any):
+def _as_frame(model_input: Any) -> pd.DataFrame:
     """The ``text`` (and ``heading``, when given) columns of any input MLflow hands over."""
-    import pandas as pd
-
     if isinstance(model_input, pd.DataFrame):
         frame = model_input
     elif isinstance(model_input, dict):
@@ -114,17 +115,33 @@ def package_source(folder: Path) -> Path:
     return target
 
 
+# MLflow's notes on every logged model that say nothing to our users: the model is pickled, as
+# the packaged model.joblib is (README: load only models you trust), and pip is absent from a
+# uv-made environment, which only leaves pip unpinned in the model's conda.yaml.
+_MLFLOW_NOTES = ("Passing a Python object as `python_model`", "Failed to resolve installed pip")
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_MLFLOW_NOTES)
+
+    loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.utils.environment")]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
+
+
 def log_theme_model(pipeline: Any, labels: list[str], thresholds: dict[str, float],
                     example_texts: list[str], registered_model_name: str | None = None) -> Any:
     """Log the pipeline as the pyfunc model ``model`` of the active run; return MLflow's info."""
     import tempfile
-    import warnings
 
-    import pandas as pd
-
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # MLflow suggests type hints on predict; the explicit signature does their job here.
-        warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=ThemeTagger(pipeline, labels, thresholds),

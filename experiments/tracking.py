@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "TrackingError",
+    "check_sqlite_folder",
     "check_tracking",
     "ensure_experiment",
     "log_training_data",
@@ -52,10 +53,7 @@ def resolve_tracking_uri(explicit: str | None = None) -> str:
 def check_tracking(uri: str) -> None:
     """Fail fast, before any training, when the tracking store cannot be reached."""
     offline_environment()
-    if uri.startswith("sqlite:///"):
-        folder = Path(uri.removeprefix("sqlite:///")).parent
-        if not folder.exists() or not os.access(folder, os.W_OK):
-            raise TrackingError(f"{uri}: folder {folder} does not exist or is not writable")
+    check_sqlite_folder(uri)
     if uri.startswith(("http://", "https://")):
         _check_server_port(uri)
     from mlflow.tracking import MlflowClient
@@ -67,6 +65,14 @@ def check_tracking(uri: str) -> None:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise TrackingError(f"{uri}: tracking store unreachable ({type(error).__name__}: "
                             f"{first_line[:200]})") from None
+
+
+def check_sqlite_folder(uri: str) -> None:
+    """A ``sqlite:///`` store needs a writable folder (a check that does not import mlflow)."""
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.exists() or not os.access(folder, os.W_OK):
+            raise TrackingError(f"{uri}: folder {folder} does not exist or is not writable")
 
 
 def _check_server_port(uri: str) -> None:

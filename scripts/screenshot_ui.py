@@ -1,107 +1,101 @@
-"""Screenshot the MLflow run comparison served by ``cppcc-themes ui``, in headless Chromium.
+"""Open ``cppcc-themes ui`` in headless Chromium, as a user would, and screenshot the runs table.
 
     .venv/bin/python scripts/screenshot_ui.py [--tracking-uri sqlite:///mlflow.db]
-        [--parent search] [--runs 6] [--output docs/mlflow-compare.png]
+        [--output docs/mlflow-runs.png] [--text-output PAGE.txt] [--port 5077]
 
-Installs Debian's ``chromium`` with apt-get when it is missing (needs root), starts the UI on
-127.0.0.1 with one worker, opens the comparison of the best child runs of the latest search
-named ``--parent``, saves the screenshot, and stops the server it started.
+Starts ``cppcc-themes ui`` over the store, opens the address it prints (the experiment's runs,
+model-training mode, macro-F1 and per-theme F1 columns) in Debian's ``/usr/bin/chromium``
+driven by playwright (no browser download), waits for the runs table, saves the screenshot
+(and the page's visible text with ``--text-output``), then stops the UI with SIGINT as Ctrl-C
+would. MLflow's assistant panel, which opens once on a browser's first visit to a local
+server, is marked as already shown so the table has the full width. Needs
+``apt-get install -y chromium`` (``make test-ui`` does it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--hide-scrollbars"]
+# MLflow's own local-storage flag: its assistant panel has been opened once already.
+ASSISTANT_SHOWN = "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true')"
+READY_TIMEOUT_SECONDS = 120
 
 
-def chromium() -> str:
-    """Path of the chromium binary, installed from Debian's archive if needed."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    subprocess.run(["apt-get", "update"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "chromium"], check=True)
-    return shutil.which("chromium") or sys.exit("chromium did not install")
+def start_ui(uri: str, port: int) -> tuple[subprocess.Popen, str, float]:
+    """``cppcc-themes ui`` as a subprocess; its runs address and seconds until it was ready."""
+    started = time.monotonic()
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "cppcc_themes.experiments.cli", "ui", "--tracking-uri", uri,
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True)
+    deadline = started + READY_TIMEOUT_SECONDS
+    assert ui.stdout is not None
+    for line in ui.stdout:
+        if line.startswith("http://"):
+            return ui, line.strip(), time.monotonic() - started
+        if time.monotonic() > deadline:
+            break
+    ui.kill()
+    sys.exit(f"screenshot_ui.py: cppcc-themes ui did not print its address (exit {ui.poll()})")
 
 
-def best_child_runs(uri: str, parent_name: str, count: int) -> tuple[str, list[str]]:
-    """Experiment id and the ids of the best ``count`` children of the latest such parent."""
-    from mlflow.tracking import MlflowClient
+def shoot(url: str, output: Path, width: int = 1600, height: int = 800) -> str:
+    """Open ``url``, wait for the runs grid, save a screenshot; return the visible text."""
+    from playwright.sync_api import sync_playwright
 
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name("cppcc-themes")
-    if experiment is None:
-        sys.exit(f"{uri}: no experiment cppcc-themes; run a search first")
-    [parent] = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.run_kind = 'search' and attributes.run_name = '{parent_name}' "
-                      "and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=1) or [None]
-    if parent is None:
-        sys.exit(f"{uri}: no finished search named {parent_name!r}")
-    children = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
-        order_by=["metrics.macro_f1 DESC"], max_results=count)
-    return experiment.experiment_id, [run.info.run_id for run in children]
-
-
-def wait_for(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": width, "height": height})
         try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    sys.exit(f"{url} did not answer within {seconds:.0f} s")
+            page = browser.new_page()
+            page.add_init_script(ASSISTANT_SHOWN)
+            page.goto(url)
+            page.wait_for_selector(".ag-header-cell[col-id='metrics.`macro_f1`']",
+                                   timeout=90_000)
+            page.wait_for_selector(".ag-row", timeout=30_000)
+            page.wait_for_timeout(1500)  # let the grid finish sizing its columns
+            page.screenshot(path=str(output))
+            headers = page.eval_on_selector_all(
+                ".ag-header-cell", "cells => cells.map(c => c.getAttribute('col-id'))")
+            return json.dumps({"text": page.inner_text("body"), "columns": headers},
+                              ensure_ascii=False)
+        finally:
+            browser.close()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
-    parser.add_argument("--parent", default="search", help="name of the search parent run")
-    parser.add_argument("--runs", type=int, default=6, help="how many best children to compare")
     parser.add_argument("--port", type=int, default=5077)
-    parser.add_argument("--output", default=str(ROOT / "docs" / "mlflow-compare.png"))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "mlflow-runs.png")
+    parser.add_argument("--text-output", type=Path,
+                        help="write the page's visible text and column ids here (JSON)")
     args = parser.parse_args()
-    browser = chromium()
-    experiment_id, run_ids = best_child_runs(args.tracking_uri, args.parent, args.runs)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "cppcc-themes"), "ui", "--tracking-uri",
-         args.tracking_uri, "--port", str(args.port)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"screenshot_ui.py: {CHROMIUM} not found; apt-get install -y chromium")
+    ui, url, ready = start_ui(args.tracking_uri, args.port)
     try:
-        base = f"http://127.0.0.1:{args.port}"
-        wait_for(base + "/health", 90)
-        query = urllib.parse.urlencode({"runs": json.dumps(run_ids),
-                                        "experiments": json.dumps([experiment_id])})
-        url = f"{base}/#/compare-runs?{query}"
-        with tempfile.TemporaryDirectory() as profile:
-            subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                            "--window-size=1600,1400", "--virtual-time-budget=20000",
-                            f"--screenshot={args.output}", url], check=True, timeout=180,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        page = shoot(url, args.output.resolve())
     finally:
-        # The UI command runs mlflow in a child process: stop the whole group we started.
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    print(f"saved {args.output} ({len(run_ids)} runs compared)")
+        ui.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        ui.wait(timeout=60)
+    if args.text_output:
+        args.text_output.write_text(page, encoding="utf-8")
+    print(f"saved {args.output}: {url} (UI ready after {ready:.1f} s)")
     return 0
 
 
