@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_OFFLINE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: env demo test test-slow test-labelstudio lint bench ui clean
+.PHONY: env demo test test-slow test-labelstudio test-ui chromium lint bench ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,12 +35,21 @@ test: $(ENV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-test-slow: $(ENV_STAMP)
+test-slow: $(ENV_STAMP) chromium
 	$(BIN)/python -m pytest -q -m slow
 
 # Installs label-studio into a throwaway environment and runs it on 127.0.0.1 (~5-15 min).
 test-labelstudio: $(ENV_STAMP)
 	$(BIN)/python -m pytest -q -m slow tests/slow/test_labelstudio.py
+
+# The MLflow UI in headless Chromium (Debian's, driven by playwright: no browser download) and
+# its signals; refreshes docs/mlflow-runs.png.
+test-ui: $(ENV_STAMP) chromium
+	CPPCC_THEMES_UI_SCREENSHOT=$(CURDIR)/docs/mlflow-runs.png \
+		$(BIN)/python -m pytest -q -m slow tests/code/test_ui.py
+
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: $(ENV_STAMP)
 	$(BIN)/ruff check .

@@ -241,6 +241,24 @@ def test_search_packages_and_registers_the_winner(finished_search):
     assert version.run_id == meta["mlflow_run_id"]
     parent = client.get_run(version.run_id)
     assert meta["candidate"] == parent.data.tags["winner"]
+    assert client.get_model_version_by_alias("tiny-themes", "champion").version == version.version
+
+
+def test_only_the_winner_logs_a_model_and_children_log_metrics_and_params(finished_search):
+    from mlflow.tracking import MlflowClient
+
+    _, uri, _ = finished_search
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
+    runs = client.search_runs([experiment.experiment_id])
+    children = [r for r in runs if r.data.tags.get("run_kind") == "candidate"]
+    for child in children:
+        assert child.data.params and "macro_f1" in child.data.metrics
+        assert client.list_artifacts(child.info.run_id) == []
+        assert not child.outputs or not child.outputs.model_outputs
+    [parent] = [r for r in runs if r.data.tags.get("run_kind") == "search"]
+    # MLflow 3 records a logged model as an output of the run that logged it.
+    assert len(parent.outputs.model_outputs) == 1
 
 
 def test_compare_prints_the_ranking_read_back_from_mlflow(finished_search, capsys):
