@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,27 @@ def test_a_running_run_of_a_live_process_is_left_alone(tmp_path):
         assert mlflow.MlflowClient(uri).get_run(alive.info.run_id).info.status == "RUNNING"
     finally:
         mlflow.end_run()
+
+
+def test_a_child_that_asked_to_die_with_its_parent_does_when_the_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", """
+import subprocess, sys, time
+from cppcc_themes.experiments.lifecycle import die_with_parent
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                         preexec_fn=die_with_parent)
+print(child.pid, flush=True)
+time.sleep(120)
+"""], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()  # kill -9: the parent cannot stop its child itself
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        try:  # reaped by init once dead; a zombie still has /proc, so look at its state
+            if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        assert not os.path.exists(f"/proc/{child}"), "the child outlived its parent"
