@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-NAMES = ("throughput", "cold_start", "training", "scaling")
+NAMES = ("throughput", "cold_start", "training", "scaling", "ui_start")
 
 
 def main() -> int:
@@ -22,7 +22,7 @@ def main() -> int:
         os.environ["CPPCC_THEMES_CACHE"] = str(Path(tmp) / "cache")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from benchmarks import cold_start, scaling, throughput, training
+        from benchmarks import cold_start, scaling, throughput, training, ui_start
         from benchmarks.common import (
             Workspace,
             train_default_model,
@@ -48,6 +48,8 @@ def main() -> int:
             training.run(workspace)
         if "scaling" in args.only:
             scaling.run(workspace, [int(s) for s in args.scales.split(",")])
+        if "ui_start" in args.only:
+            ui_start.run(workspace)
         print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s; load average at the end "
               f"{os.getloadavg()[0]:.1f}")
     return 0
