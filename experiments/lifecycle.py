@@ -34,13 +34,19 @@ _INVOCATION = uuid.uuid4().hex
 _PR_SET_PDEATHSIG = 1
 
 
-class Interrupted(Exception):
-    """The process got SIGINT or SIGTERM; ``signal_name`` says which."""
+class Interrupted(KeyboardInterrupt):
+    """The process got SIGINT or SIGTERM; ``signal_name`` says which.
+
+    A ``KeyboardInterrupt``, so no ``except Exception`` on the way (MLflow's, ours) takes it
+    for an error of its own.
+    """
 
     def __init__(self, signal_name: str) -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
         self.exit_code = 128 + getattr(signal, signal_name)
+        # Why the runs could not be marked KILLED, if they could not (e.g. the server is gone).
+        self.marking_error: str | None = None
 
 
 def _process_start(pid: int) -> str | None:
@@ -145,7 +151,10 @@ def interrupts_as_killed_runs(tracking_uri: str) -> Iterator[None]:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         interrupted = error if isinstance(error, Interrupted) else Interrupted("SIGINT")
-        kill_invocation_runs(tracking_uri, f"interrupted by {interrupted.signal_name}")
+        try:
+            kill_invocation_runs(tracking_uri, f"interrupted by {interrupted.signal_name}")
+        except Exception as failure:  # the store may be what failed; the next run marks them
+            interrupted.marking_error = f"{type(failure).__name__}: {failure}".splitlines()[0]
         raise interrupted from None
     finally:
         for sig, handler in previous.items():

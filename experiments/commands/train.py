@@ -107,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.stop()
             bar = None
-        print_error(f"{config.path}: interrupted by {error.signal_name}; unfinished MLflow runs "
-                    "marked KILLED, no model packaged")
+        marked = ("unfinished MLflow runs marked KILLED" if error.marking_error is None else
+                  f"MLflow runs not marked KILLED ({error.marking_error[:200]})")
+        print_error(f"{config.path}: interrupted by {error.signal_name}; {marked}, "
+                    "no model packaged")
         return error.exit_code
     except TrackingError as error:
         print_error(str(error))
