@@ -109,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
             bar = None
         marked = ("unfinished MLflow runs marked KILLED" if error.marking_error is None else
                   f"MLflow runs not marked KILLED ({error.marking_error[:200]})")
-        print_error(f"{config.path}: interrupted by {error.signal_name}; {marked}, "
-                    "no model packaged")
+        print_error(f"{config.path}: interrupted by {error.signal_name}; {marked}")
         return error.exit_code
     except TrackingError as error:
         print_error(str(error))
