@@ -116,24 +116,38 @@ def package_source(folder: Path) -> Path:
 
 
 # MLflow's notes on every logged model that say nothing to our users: the model is pickled, as
-# the packaged model.joblib is (README: load only models you trust), and pip is absent from a
-# uv-made environment, which only leaves pip unpinned in the model's conda.yaml.
-_MLFLOW_NOTES = ("Passing a Python object as `python_model`", "Failed to resolve installed pip")
+# the packaged model.joblib is (README: load only models you trust); pip is absent from a
+# uv-made environment, which only leaves pip unpinned in the model's conda.yaml; and the uv
+# project files it would copy (see below).
+_MLFLOW_NOTES = ("Passing a Python object as `python_model`", "Failed to resolve installed pip",
+                 "Detected uv project", "uv file logging disabled")
 
 
 @contextlib.contextmanager
 def _quiet_mlflow() -> Iterator[None]:
+    """Drop MLflow's notes above, and keep it from copying this checkout's uv.lock and
+    pyproject.toml into the model: they pin the dev tools (pytest) and the unpublished package
+    itself, the requirements the model must not have."""
+    import os
+
     def keep(record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(_MLFLOW_NOTES)
 
-    loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.utils.environment")]
+    loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.utils.environment",
+                                                    "mlflow.utils.uv_utils")]
     for logger in loggers:
         logger.addFilter(keep)
+    uv_files = os.environ.get("MLFLOW_LOG_UV_FILES")
+    os.environ["MLFLOW_LOG_UV_FILES"] = "false"
     try:
         yield
     finally:
         for logger in loggers:
             logger.removeFilter(keep)
+        if uv_files is None:
+            os.environ.pop("MLFLOW_LOG_UV_FILES", None)
+        else:
+            os.environ["MLFLOW_LOG_UV_FILES"] = uv_files
 
 
 def log_theme_model(pipeline: Any, labels: list[str], thresholds: dict[str, float],

@@ -117,6 +117,9 @@ def test_logged_model_requirements_are_explicit_and_installable(finished_run):
     assert not names & {"pytest", "cppcc-themes", "cppcc_themes"}
     code = {a.path for a in client.list_artifacts(run.info.run_id, "model/code/cppcc_themes")}
     assert "model/code/cppcc_themes/train" in code
+    # Not the checkout's uv project files either: they pin pytest and the package itself.
+    files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert not files & {"model/uv.lock", "model/pyproject.toml"}
 
 
 def test_logged_model_loads_where_the_package_is_not_installed(finished_run, tmp_path, root):
