@@ -4,15 +4,26 @@ Reports come as plain text in any of the encodings Chinese offices use (UTF-8 wi
 BOM, GB18030/GBK, Big5, UTF-16), Word documents, PDFs with a text layer, saved web pages, and
 ``.jsonl`` files of ready paragraphs. Each reader returns the report's text with one paragraph
 candidate per line; cleaning and segmentation happen later, on that text.
+
+Every reader is bounded: no file, standard input or inflated ``.docx`` part is read past
+``max_file_bytes()`` (``MAX_FILE_BYTES``, or ``$CPPCC_THEMES_MAX_FILE_MB``), so a zip bomb or
+``/dev/zero`` costs an error line, not the machine's memory. New readers call ``read_bounded``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import io
 import json
+import logging
+import os
 import re
+import stat
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +31,11 @@ __all__ = [
     "STDIN",
     "SUPPORTED_SUFFIXES",
     "ReadError",
+    "MAX_FILE_BYTES",
     "decode_text",
     "iter_report_paths",
+    "max_file_bytes",
+    "read_bounded",
     "read_jsonl_records",
     "read_report",
     "read_stdin",
@@ -45,20 +59,106 @@ _BLOCK_TAGS = ("address", "article", "aside", "blockquote", "br", "dd", "div", "
                "th", "tr", "ul")
 _BLOCK_MARK = "\ue000"  # a private-use character no report contains
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The most bytes read from one file or standard input, and inflated from one part of a .docx
+# (all parts together: four times this). A long work report is well under 1 MB of text.
+MAX_FILE_BYTES = 50_000_000
+MAX_FILE_ENV = "CPPCC_THEMES_MAX_FILE_MB"
+# Decoded text of a non-UTF-8 file is a report only if at most this share of its visible
+# characters are implausible in one (control and private-use characters, rare ideographs,
+# Latin-1 symbols): random bytes decode as GB18030 or Big5 into rare characters.
+_MAX_IMPLAUSIBLE_SHARE = 0.1
+# A UTF-8 file with at most one undecodable byte per this many characters is UTF-8 with damage.
+_UTF8_DAMAGE_RATIO = 1000
 
 
 class ReadError(ValueError):
     """A report file cannot be read; the message names the file and the problem."""
 
 
+def max_file_bytes() -> int:
+    """The size limit of one input: ``$CPPCC_THEMES_MAX_FILE_MB`` megabytes, else
+    ``MAX_FILE_BYTES``."""
+    value = os.environ.get(MAX_FILE_ENV, "").strip()
+    try:
+        return int(float(value) * 1_000_000) if value else MAX_FILE_BYTES
+    except ValueError:
+        return MAX_FILE_BYTES
+
+
+def _too_large(source: str, limit: int, what: str = "larger than") -> ReadError:
+    return ReadError(f"{source}: {what} the {limit / 1_000_000:g} MB limit per input "
+                     f"(raise it with {MAX_FILE_ENV})")
+
+
+def read_bounded(source: Path | str | io.IOBase, limit: int | None = None,
+                 name: str | None = None) -> bytes:
+    """The bytes of a regular file (a path) or a binary stream, refusing more than ``limit``
+    (default ``max_file_bytes()``) with a ReadError, having read at most ``limit + 1``."""
+    limit = max_file_bytes() if limit is None else limit
+    if isinstance(source, str | Path):
+        path = Path(source)
+        name = name or str(path)
+        with path.open("rb") as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                raise _too_large(name, limit)
+            data = handle.read(limit + 1)
+    else:
+        data = source.read(limit + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    if len(data) > limit:
+        raise _too_large(name or "<stdin>", limit)
+    return data
+
+
 def _check_text(text: str, source: str) -> str:
-    """Refuse empty text and text that is really binary data."""
+    """Refuse empty text and text that is really binary data; drop stray control characters
+    (NUL and the like), which no paragraph should carry."""
     if not text.strip():
         raise ReadError(f"{source}: empty file (no text)")
     sample = text[:100_000]
     if len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
         raise ReadError(f"{source}: binary data, not text")
+    text = _CONTROL.sub("", text)
+    if not text.strip():
+        raise ReadError(f"{source}: empty file (no text)")
     return text
+
+
+@functools.lru_cache(maxsize=65536)
+def _plausible(char: str) -> bool:
+    """Whether a character is one a Chinese report plausibly contains."""
+    code = ord(char)
+    if 0x20 <= code < 0x7F or char.isspace():
+        return True
+    if 0x4E00 <= code <= 0x9FFF:  # ideographs: the common ones of either script
+        with contextlib.suppress(UnicodeEncodeError):
+            char.encode("gb2312")
+            return True
+        with contextlib.suppress(UnicodeEncodeError):
+            return 0xA440 <= int.from_bytes(char.encode("big5"), "big") <= 0xC67E
+        return False
+    # CJK and general punctuation, full-width forms, circled and bracketed numbers, arrows.
+    return (0x3000 <= code <= 0x303F or 0xFF01 <= code <= 0xFF5E or 0x2000 <= code <= 0x206F
+            or 0x2460 <= code <= 0x24FF or 0x3200 <= code <= 0x32FF or 0x2190 <= code <= 0x21FF
+            or char in "·×÷°±§¥€£")
+
+
+def _looks_like_text(text: str) -> bool:
+    sample = [char for char in text[:20_000] if not char.isspace()]
+    implausible = sum(not _plausible(char) for char in sample)
+    return implausible <= _MAX_IMPLAUSIBLE_SHARE * len(sample)
+
+
+def _decode_damaged_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few stray bytes (a damaged copy), replaced by U+FFFD; None if the data is
+    not UTF-8 with damage but some other encoding."""
+    text = data.decode("utf-8", errors="replace")
+    damaged = text.count("\ufffd")
+    multibyte = sum(1 for char in text[:100_000] if ord(char) > 0x7F) - damaged
+    if damaged <= max(1, len(text) // _UTF8_DAMAGE_RATIO) and multibyte >= 10 * damaged:
+        return text
+    return None
 
 
 def decode_text(data: bytes, source: str) -> str:
@@ -75,6 +175,9 @@ def decode_text(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    damaged = _decode_damaged_utf8(data)
+    if damaged is not None:
+        return damaged
     best = from_bytes(data).best()
     if best is None:
         raise ReadError(f"{source}: binary data or an unknown text encoding")
@@ -82,7 +185,10 @@ def decode_text(data: bytes, source: str) -> str:
     # GB2312 and GBK are subsets of GB18030: decoding with the superset never loses a character.
     if encoding.replace("_", "").lower() in ("gb2312", "gbk", "cp936"):
         encoding = "gb18030"
-    return _decode_with(data, encoding, source)
+    text = _decode_with(data, encoding, source)
+    if not _looks_like_text(text):
+        raise ReadError(f"{source}: binary data or an unknown text encoding")
+    return text
 
 
 def _decode_with(data: bytes, encoding: str, source: str) -> str:
@@ -94,7 +200,29 @@ def _decode_with(data: bytes, encoding: str, source: str) -> str:
 
 
 def _read_txt(path: Path) -> str:
-    return decode_text(path.read_bytes(), str(path))
+    return decode_text(read_bounded(path), str(path))
+
+
+def _check_docx_parts(path: Path) -> None:
+    """Refuse a .docx whose parts would inflate past the limit (a zip bomb). Reading a zip
+    member stops at its declared size, so checking the declared sizes bounds the inflation."""
+    import zipfile
+
+    limit = max_file_bytes()
+    if path.stat().st_size > limit:
+        raise _too_large(str(path), limit)
+    try:
+        with zipfile.ZipFile(path) as package:
+            members = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # python-docx names the damage
+    for member in members:
+        if member.file_size > limit:
+            raise ReadError(f"{path}: part {member.filename} inflates to "
+                            f"{member.file_size / 1_000_000:.0f} MB, over the "
+                            f"{limit / 1_000_000:g} MB limit per part (zip bomb?)")
+    if sum(member.file_size for member in members) > 4 * limit:
+        raise _too_large(str(path), 4 * limit, "inflates to more than")
 
 
 def _read_docx(path: Path) -> str:
@@ -109,6 +237,7 @@ def _read_docx(path: Path) -> str:
     if head == _OLE_MAGIC:
         raise ReadError(f"{path}: password-protected or old-format (.doc) Word file; save it "
                         "unprotected as .docx")
+    _check_docx_parts(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
@@ -188,13 +317,35 @@ def _join_wrapped(before: str, after: str) -> str:
     return f"{before} {after}"
 
 
+@contextlib.contextmanager
+def _quiet_pdf_library() -> Iterator[None]:
+    """Silence pypdf's own log lines and warnings ("EOF marker not found", "invalid pdf
+    header"): the reader's one error line says what is wrong."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_pdf(path: Path) -> str:
     """The text layer of a PDF, wrapped lines joined back into paragraphs."""
-    import pypdf
-    from pypdf.errors import PdfReadError
+    with _quiet_pdf_library():
+        return _read_pdf_quietly(path)
 
+
+def _read_pdf_quietly(path: Path) -> str:
+    import pypdf
+    from pypdf.errors import PdfReadError, PyPdfError
+
+    data = read_bounded(path)
+    limit = max_file_bytes()
     try:
-        reader = pypdf.PdfReader(str(path))
+        reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
                 opened = reader.decrypt("")
@@ -202,13 +353,18 @@ def _read_pdf(path: Path) -> str:
                 opened = 0
             if not opened:
                 raise ReadError(f"{path}: password-protected PDF; remove the password first")
-        lines = []
+        lines, chars = [], 0
         for number, page in enumerate(reader.pages):
-            lines.extend(_pdf_page_lines(page, number))
+            page_lines = _pdf_page_lines(page, number)
+            chars += sum(len(text) for *_, text in page_lines)
+            if chars > limit:  # characters: a bound of the same order as the bytes
+                raise _too_large(str(path), limit, "has more text than")
+            lines.extend(page_lines)
         paragraphs = _join_pdf_lines(lines)
     except ReadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, IndexError) as error:
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, IndexError,
+            AttributeError, RecursionError, ZeroDivisionError) as error:
         raise ReadError(f"{path}: not a readable PDF (damaged or truncated: "
                         f"{error.__class__.__name__})") from None
     if not "".join(paragraphs).strip():
@@ -235,7 +391,7 @@ def html_to_text(markup: str) -> str:
 
 
 def _read_html(path: Path) -> str:
-    data = path.read_bytes()
+    data = read_bounded(path)
     declared = _DECLARED_CHARSET.search(data[:4096])
     if declared:
         try:
@@ -254,10 +410,7 @@ _READERS = {".txt": _read_txt, ".docx": _read_docx, ".pdf": _read_pdf, ".html": 
 def read_report(path: Path) -> str:
     """Return the text of a report file, one paragraph candidate per line."""
     path = Path(path)
-    if not path.exists():
-        raise ReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ReadError(f"{path}: is a folder, not a file")
+    _check_regular_file(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None and path.suffix.lower() in (".csv", ".tsv", ".parquet", ".xlsx"):
         raise ReadError(f"{path}: a table holds rows, not one report: read it with "
@@ -276,18 +429,21 @@ def read_report(path: Path) -> str:
 def read_stdin(stream: io.IOBase | None = None) -> str:
     """Return the report text given on standard input, whatever its encoding."""
     stream = stream if stream is not None else sys.stdin.buffer
-    data = stream.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    data = read_bounded(stream, name="<stdin>")
     return _check_text(decode_text(data, "<stdin>"), "<stdin>")
 
 
 def read_jsonl_records(path: Path) -> list[dict[str, Any]]:
     """Ready paragraphs of a ``.jsonl`` file, one ``{"id": ..., "text": ...}`` per line."""
     path = Path(path)
-    if not path.is_file():
-        raise ReadError(f"{path}: no such file")
-    text = decode_text(path.read_bytes(), str(path))
+    _check_regular_file(path)
+    try:
+        data = read_bounded(path)
+    except PermissionError:
+        raise ReadError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise ReadError(f"{path}: cannot be read ({error.strerror or error})") from None
+    text = decode_text(data, str(path))
     records = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -298,6 +454,7 @@ def read_jsonl_records(path: Path) -> list[dict[str, Any]]:
             raise ReadError(f"{path}:{number}: line is not JSON") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise ReadError(f"{path}:{number}: object has no string 'text'")
+        record["text"] = _CONTROL.sub("", record["text"])
         records.append(record)
     if not records:
         raise ReadError(f"{path}: no paragraphs")
@@ -309,21 +466,95 @@ def _unsupported(path: Path) -> str:
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
 
 
-def iter_report_paths(path: Path | str) -> Iterator[Path | str]:
-    """Yield the report files at ``path``: the file itself, a folder's files recursively, or
-    ``-`` for standard input."""
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _stat_problem(path: Path, error: OSError) -> str:
+    """What keeps ``path`` from being looked at, in words."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(error, FileNotFoundError):
+        return "dangling symbolic link" if path.is_symlink() else "no such file or folder"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return f"cannot be read ({error.strerror or error})"
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it (opening a FIFO would block)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        problem = _stat_problem(path, error)
+        raise ReadError(f"{path}: {'no such file' if problem.startswith('no such') else problem}")\
+            from None
+    if stat.S_ISDIR(mode):
+        raise ReadError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise ReadError(f"{path}: {_kind(mode)}, not a regular file")
+
+
+def iter_report_paths(path: Path | str,
+                      on_skip: Callable[[ReadError], None] | None = None,
+                      ) -> Iterator[Path | str]:
+    """Yield the report files at ``path``: the file itself, a folder's files recursively (in
+    name order, following links to folders), or ``-`` for standard input.
+
+    Hidden files and folders and Word lock files (``~$``) are passed over, and so are files of
+    other types. What cannot be looked at inside a folder (an unreadable subfolder, a link loop,
+    a dangling link, a FIFO or device) is passed to ``on_skip`` as a ReadError, in order.
+    """
     if str(path) == STDIN:
         yield STDIN
         return
     path = Path(path)
-    if path.is_dir():
-        for child in sorted(path.rglob("*")):
-            if (child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not child.name.startswith((".", "~$"))):
-                yield child
-    elif path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise ReadError(f"{path}: {_stat_problem(path, error)}") from None
+    if stat.S_ISDIR(mode):
+        yield from _walk_folder(path, on_skip or (lambda error: None), frozenset())
+    elif stat.S_ISREG(mode):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise ReadError(_unsupported(path))
         yield path
     else:
-        raise ReadError(f"{path}: no such file or folder")
+        raise ReadError(f"{path}: {_kind(mode)}, not a regular file")
+
+
+def _walk_folder(folder: Path, on_skip: Callable[[ReadError], None],
+                 above: frozenset[tuple[int, int]]) -> Iterator[Path]:
+    try:
+        info = folder.stat()
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as error:
+        on_skip(ReadError(f"{folder}: folder {_stat_problem(folder, error)}; its files were "
+                          "skipped"))
+        return
+    here = (info.st_dev, info.st_ino)
+    if here in above:
+        on_skip(ReadError(f"{folder}: symbolic link loop (leads back to a folder above); "
+                          "skipped"))
+        return
+    for entry in entries:
+        if entry.name.startswith((".", "~$")):
+            continue
+        child = Path(entry.path)
+        try:
+            mode = child.stat().st_mode
+        except OSError as error:
+            on_skip(ReadError(f"{child}: {_stat_problem(child, error)}; skipped"))
+            continue
+        if stat.S_ISDIR(mode):
+            yield from _walk_folder(child, on_skip, above | {here})
+        elif stat.S_ISREG(mode):
+            if child.suffix.lower() in SUPPORTED_SUFFIXES:
+                yield child
+        else:
+            on_skip(ReadError(f"{child}: {_kind(mode)}, not a regular file; skipped"))

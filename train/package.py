@@ -1,8 +1,10 @@
 """A packaged model is a directory: ``model.joblib``, ``metadata.json`` and a model card.
 
-Saving is atomic: the directory is written beside the target and swapped in with renames, so
-an interrupted run leaves either the old model or the new one, never half of each. Loading
-checks what it can before unpickling and says what is wrong.
+Saving is atomic: the directory is written beside the target and swapped in (``train.swap``), so
+a run killed at any instant leaves either the old model or the new one, never half of each nor
+none; the next save or load cleans up after it. Loading checks what it can before unpickling
+(``metadata.json`` against its schema, the file checksum), then that the unpickled object is a
+pipeline giving one score per label, and says what is wrong.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cppcc_themes.train.predict import ThemeModel
+from cppcc_themes.train.swap import new_staging_dir, recover_and_clean, swap_into_place
 
 __all__ = ["FORMAT_VERSION", "ModelLoadError", "library_versions", "load_model", "save_model"]
 
@@ -40,6 +43,7 @@ CARD_FILE = "README.md"
 _TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "jieba", "rjieba", "opencc")
 # A different version of these can change what the unpickled pipeline computes.
 _MUST_MATCH = ("scikit-learn",)
+_MAX_METADATA_BYTES = 10_000_000
 
 
 class ModelLoadError(RuntimeError):
@@ -128,7 +132,8 @@ def save_model(pipeline: Any, metadata: dict[str, Any], directory: str | Path) -
 
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    recover_and_clean(target)
+    staging = new_staging_dir(target)
     try:
         joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
         meta = {
@@ -144,32 +149,71 @@ def save_model(pipeline: Any, metadata: dict[str, Any], directory: str | Path) -
         for path in staging.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with renames only."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    retired.rmdir()
-    os.replace(target, retired)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(retired, target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+# The schema of metadata.json, key by key: (required, check, what the value must be). What
+# loading and tagging read is required; the rest is checked when present.
+METADATA_SCHEMA: dict[str, tuple[bool, Any, str]] = {
+    "format_version": (True, lambda v: type(v) is int, "an integer"),
+    "labels": (True, lambda v: isinstance(v, list) and v and len(set(v)) == len(v)
+               and all(isinstance(label, str) and label for label in v),
+               "a non-empty list of distinct theme names"),
+    "thresholds": (True, lambda v: isinstance(v, dict)
+                   and all(_is_number(t) and 0 <= t <= 1 for t in v.values()),
+                   "an object of numbers between 0 and 1"),
+    "model_sha256": (True, lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v),
+                     "64 hexadecimal digits"),
+    "library_versions": (True, _string_map, "an object of version strings"),
+    "metrics": (False, lambda v: isinstance(v, dict)
+                and all(m is None or _is_number(m) for m in v.values()),
+                "an object of numbers"),
+    "training_data": (False, lambda v: isinstance(v, dict), "an object"),
+    "created_at": (False, lambda v: isinstance(v, str), "a string"),
+    "experiment": (False, lambda v: isinstance(v, str), "a string"),
+    "mlflow_run_id": (False, lambda v: v is None or isinstance(v, str), "a string or null"),
+}
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def check_metadata(meta: Any, meta_path: Path) -> None:
+    """Raise ModelLoadError naming the first key of ``meta`` that breaks ``METADATA_SCHEMA``."""
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{meta_path}: must hold a JSON object, not {_json_type(meta)}")
+    for key, (required, check, expected) in METADATA_SCHEMA.items():
+        if key not in meta:
+            if required:
+                raise ModelLoadError(f"{meta_path}: key {key!r} is missing")
+            continue
+        if not check(meta[key]):
+            raise ModelLoadError(f"{meta_path}: {key!r} must be {expected}, not "
+                                 f"{json.dumps(meta[key], ensure_ascii=False)[:60]}")
+    missing = [label for label in meta["labels"] if label not in meta["thresholds"]]
+    if missing:
+        raise ModelLoadError(f"{meta_path}: no threshold for {', '.join(map(repr, missing))}")
 
 
 def read_metadata(directory: str | Path) -> dict[str, Any]:
     """Read and check ``metadata.json`` of a model directory without unpickling anything."""
     directory = Path(directory)
+    recover_and_clean(directory)
     if not directory.is_dir():
         raise ModelLoadError(f"{directory}: no model directory here (train one with "
                              "`cppcc-themes train experiments/baseline.toml`)")
@@ -177,17 +221,25 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
     if not meta_path.is_file():
         raise ModelLoadError(f"{directory}: {METADATA_FILE} is missing; not a packaged model")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        with meta_path.open("rb") as handle:
+            raw = handle.read(_MAX_METADATA_BYTES + 1)
+    except OSError as error:
+        raise ModelLoadError(f"{meta_path}: cannot be read ({error.strerror or error})") from None
+    if len(raw) > _MAX_METADATA_BYTES:
+        raise ModelLoadError(f"{meta_path}: larger than {_MAX_METADATA_BYTES // 1_000_000} MB; "
+                             "not a model's metadata")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ModelLoadError(f"{meta_path}: not valid JSON ({error})") from None
-    version = meta.get("format_version")
-    if version not in READABLE_FORMAT_VERSIONS:
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:
+        if not isinstance(meta, dict):
+            check_metadata(meta, meta_path)
         readable = " and ".join(map(str, READABLE_FORMAT_VERSIONS))
         raise ModelLoadError(f"{directory}: model format version {version!r}, this cppcc-themes "
                              f"reads versions {readable}; retrain or use a matching release")
-    for key in ("labels", "thresholds", "model_sha256", "library_versions"):
-        if key not in meta:
-            raise ModelLoadError(f"{meta_path}: key {key!r} is missing")
+    check_metadata(meta, meta_path)
     for library in _MUST_MATCH:
         trained, here = meta["library_versions"].get(library), _installed_version(library)
         if trained and here and trained.split(".")[:2] != here.split(".")[:2]:
@@ -240,7 +292,12 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
     model_path = directory / MODEL_FILE
     if not model_path.is_file():
         raise ModelLoadError(f"{directory}: {MODEL_FILE} is missing")
-    if _sha256(model_path) != meta["model_sha256"]:
+    try:
+        digest = _sha256(model_path)
+    except OSError as error:
+        raise ModelLoadError(f"{model_path}: cannot be read ({error.strerror or error})") \
+            from None
+    if digest != meta["model_sha256"]:
         raise ModelLoadError(f"{model_path}: sha256 differs from metadata.json; the file was "
                              "changed or corrupted, refusing to unpickle it")
     try:
@@ -249,7 +306,31 @@ def load_model(directory: str | Path, tokenizer: str | None = None) -> ThemeMode
     except Exception as error:  # joblib raises many types for a damaged file
         raise ModelLoadError(f"{model_path}: cannot be loaded "
                              f"({type(error).__name__}: {error})") from None
+    _check_pipeline(pipeline, meta, model_path)
     from cppcc_themes.features.vectorize import set_tagging_tokenizers
 
     set_tagging_tokenizers(pipeline, choice)
     return ThemeModel(pipeline, meta)
+
+
+def _output_count(pipeline: Any) -> int | None:
+    """How many themes the fitted pipeline scores, when its final step says so."""
+    steps = getattr(pipeline, "steps", None)
+    final = steps[-1][1] if steps else pipeline
+    count = getattr(final, "n_labels_", None)
+    if isinstance(count, int):
+        return count
+    estimators = getattr(getattr(final, "classifier_", final), "estimators_", None)
+    return len(estimators) if isinstance(estimators, list) else None
+
+
+def _check_pipeline(pipeline: Any, meta: dict[str, Any], model_path: Path) -> None:
+    """Refuse an unpickled object that cannot tag with the metadata's labels, so that the
+    model is blamed, not the first input file."""
+    if not callable(getattr(pipeline, "predict_proba", None)):
+        raise ModelLoadError(f"{model_path}: holds a {type(pipeline).__name__}, not a fitted "
+                             "pipeline with predict_proba")
+    count = _output_count(pipeline)
+    if count is not None and count != len(meta["labels"]):
+        raise ModelLoadError(f"{model_path}: the pipeline scores {count} themes but "
+                             f"{METADATA_FILE} lists {len(meta['labels'])}")

@@ -535,7 +535,7 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str | ReadError]:
     expanded: list[str | ReadError] = []
     for raw in inputs:
         try:
-            expanded.extend(str(path) for path in iter_report_paths(raw))
+            expanded.extend(str(path) for path in iter_report_paths(raw, expanded.append))
         except ReadError as error:
             expanded.append(error)
     return expanded

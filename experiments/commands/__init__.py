@@ -7,6 +7,7 @@ parser costs nothing and ``tag`` never imports mlflow.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, TextIO
 
@@ -16,9 +17,19 @@ EXIT_BROKEN_PIPE = 141
 _NARROWEST, _FALLBACK_WIDTH = 60, 100
 
 
+# Control characters (C0, DEL, C1) and Unicode line breaks: a file name holding one would
+# split the message or drive the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """The message with its control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], message)
+
+
 def print_error(message: str) -> None:
     """One line on stderr, the form every command uses for a problem it can name."""
-    print(f"cppcc-themes: error: {message}", file=sys.stderr)
+    print(f"cppcc-themes: error: {one_line(message)}", file=sys.stderr)
 
 
 def output_width(stream: TextIO | None = None) -> int:
