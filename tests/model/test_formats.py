@@ -85,7 +85,8 @@ def test_big5_copy_gives_the_same_paragraphs_and_themes(seed, tagged):
         [normalize_text(_big5_text(p.text)) for p in original.paragraphs]
 
 
-def test_workers_give_the_same_results_in_the_same_order(model, copies, tagged):
+def test_workers_give_the_same_results_in_the_same_order(model, copies, tagged, monkeypatch):
+    monkeypatch.setattr(predict, "_CHUNK_FILES", 2)  # several chunks: the pool is used
     parallel = [(str(Path(path).relative_to(copies)), report)
                 for path, report in tag_paths(model, [copies], workers=2)]
     assert [name for name, _ in parallel] == list(tagged)
@@ -102,7 +103,8 @@ def test_batches_of_reports_tag_as_each_report_alone(model, copies, tagged):
 def test_tiny_batches_and_window_give_the_same_results(model, copies, tagged, workers,
                                                         monkeypatch):
     monkeypatch.setattr(predict, "BATCH_CHARS", 1)
-    monkeypatch.setattr(predict, "_FILES_AHEAD_PER_WORKER", 1)
+    monkeypatch.setattr(predict, "_CHUNKS_AHEAD_PER_WORKER", 1)
+    monkeypatch.setattr(predict, "_CHUNK_BYTES", 1)  # one file per chunk
     results = [(str(Path(path).relative_to(copies)), report.to_dict())
                for path, report in tag_paths(model, [copies], workers=workers)]
     assert results == [(name, report.to_dict()) for name, report in tagged.items()]
