@@ -67,8 +67,10 @@ MAX_FILE_ENV = "CPPCC_THEMES_MAX_FILE_MB"
 # characters are implausible in one (control and private-use characters, rare ideographs,
 # Latin-1 symbols): random bytes decode as GB18030 or Big5 into rare characters.
 _MAX_IMPLAUSIBLE_SHARE = 0.1
-# A UTF-8 file with at most one undecodable byte per this many characters is UTF-8 with damage.
-_UTF8_DAMAGE_RATIO = 1000
+# A UTF-8 file with at most one undecodable byte per this many characters (and a few in any
+# file: one stray byte inside a character spoils up to four) is UTF-8 with damage.
+_UTF8_DAMAGE_RATIO = 100
+_UTF8_DAMAGE_ALLOWED = 4
 
 
 class ReadError(ValueError):
@@ -156,7 +158,8 @@ def _decode_damaged_utf8(data: bytes) -> str | None:
     text = data.decode("utf-8", errors="replace")
     damaged = text.count("\ufffd")
     multibyte = sum(1 for char in text[:100_000] if ord(char) > 0x7F) - damaged
-    if damaged <= max(1, len(text) // _UTF8_DAMAGE_RATIO) and multibyte >= 10 * damaged:
+    if (damaged <= max(_UTF8_DAMAGE_ALLOWED, len(text) // _UTF8_DAMAGE_RATIO)
+            and multibyte >= 10 * damaged):
         return text
     return None
 

@@ -218,11 +218,12 @@ def read_metadata(directory: str | Path) -> dict[str, Any]:
         raise ModelLoadError(f"{directory}: no model directory here (train one with "
                              "`cppcc-themes train experiments/baseline.toml`)")
     meta_path = directory / METADATA_FILE
-    if not meta_path.is_file():
-        raise ModelLoadError(f"{directory}: {METADATA_FILE} is missing; not a packaged model")
     try:
         with meta_path.open("rb") as handle:
             raw = handle.read(_MAX_METADATA_BYTES + 1)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{directory}: {METADATA_FILE} is missing; not a packaged model") \
+            from None
     except OSError as error:
         raise ModelLoadError(f"{meta_path}: cannot be read ({error.strerror or error})") from None
     if len(raw) > _MAX_METADATA_BYTES:
