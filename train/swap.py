@@ -30,6 +30,8 @@ _STAGING, _RETIRED = "staging", "retired"
 # Leftovers of releases before this module (mkdtemp names, no writer id): removed once they
 # are older than this, the longest a save plausibly takes.
 _LEGACY_AGE_SECONDS = 3600
+# What a model directory holds; an older release's leftover is removed only if it holds no more.
+_MODEL_FILES = {"model.joblib", "metadata.json", "README.md"}
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
 
@@ -132,11 +134,23 @@ def _writer_is_gone(name: str, prefix: str) -> bool | None:
     return False
 
 
+def _holds_only_model_files(path: str) -> bool:
+    try:
+        return set(os.listdir(path)) <= _MODEL_FILES
+    except OSError:
+        return False
+
+
+def _is_legacy_name(name: str, prefix: str, retired: bool | None = None) -> bool:
+    """``.NAME.xxxxxxxx`` (staging) or ``.NAME.old.xxxxxxxx`` (retired): mkdtemp's names."""
+    pattern = {None: r"(old\.)?", True: r"old\.", False: ""}[retired] + r"[a-z0-9_]{8}"
+    return re.fullmatch(re.escape(prefix) + pattern, name) is not None
+
+
 def _is_legacy_leftover(entry: os.DirEntry, prefix: str) -> bool:
-    """A staging (``.NAME.xxxxxxxx``) or retired (``.NAME.old.xxxxxxxx``) directory of an
-    older release, old enough that no save can still be writing it."""
-    rest = entry.name[len(prefix):]
-    if not re.fullmatch(r"(old\.)?[A-Za-z0-9_]{8}", rest):
+    """A staging or retired directory of an older release holding nothing but model files,
+    old enough that no save can still be writing it."""
+    if not _is_legacy_name(entry.name, prefix) or not _holds_only_model_files(entry.path):
         return False
     try:
         return time.time() - entry.stat(follow_symlinks=False).st_mtime > _LEGACY_AGE_SECONDS
@@ -167,7 +181,8 @@ def recover_and_clean(target: Path) -> None:
         # however recent: with the target missing no save of it is still running).
         retired = [entry for entry in entries
                    if (entry in dead and ".retired-" in entry.name)
-                   or re.fullmatch(re.escape(prefix) + r"old\.[A-Za-z0-9_]{8}", entry.name)]
+                   or (_is_legacy_name(entry.name, prefix, retired=True)
+                       and _holds_only_model_files(entry.path))]
         retired.sort(key=lambda entry: entry.stat(follow_symlinks=False).st_mtime)
         if retired:
             with contextlib.suppress(OSError):

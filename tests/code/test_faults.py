@@ -357,3 +357,19 @@ def test_training_killed_during_the_swap_leaves_a_whole_model(kill_at, packaged_
     expected = {"after-exchange": "new", "before-swap": "old", "between-renames": "old"}
     if kill_at in expected:
         assert model.metadata["experiment"] == expected[kill_at]
+
+
+def test_what_an_older_release_left_after_a_kill_is_recovered(packaged_model_dir, tmp_path):
+    """The issue's state: no model folder, the old model in ``.default.old.XXXXXXXX`` and the
+    new one in ``.default.XXXXXXXX`` (mkdtemp names, no writer id)."""
+    models = tmp_path / "models"
+    shutil.copytree(packaged_model_dir, models / ".default.old.k2_9x0ab")
+    shutil.copytree(packaged_model_dir, models / ".default.q8z1m4c7")
+    unrelated = models / ".default.notes123"
+    unrelated.mkdir()
+    (unrelated / "mine.txt").write_text("not a model file", encoding="utf-8")
+    long_ago = os.stat(models).st_mtime - 2 * 3600
+    for path in models.iterdir():
+        os.utime(path, (long_ago, long_ago))
+    load_model(models / "default")
+    assert sorted(p.name for p in models.iterdir()) == [".default.notes123", "default"]
