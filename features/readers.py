@@ -65,8 +65,16 @@ MAX_FILE_BYTES = 50_000_000
 MAX_FILE_ENV = "CPPCC_THEMES_MAX_FILE_MB"
 # Decoded text of a non-UTF-8 file is a report only if at most this share of its visible
 # characters are implausible in one (control and private-use characters, rare ideographs,
-# Latin-1 symbols): random bytes decode as GB18030 or Big5 into rare characters.
-_MAX_IMPLAUSIBLE_SHARE = 0.1
+# Latin-1 and most ASCII symbols), none in a text shorter than 20: random bytes decode as
+# GB18030 or Big5 into rare characters and stray ASCII symbols.
+_MAX_IMPLAUSIBLE_SHARE = 0.05
+# The Chinese encodings tried first, before charset-normalizer's guess (which takes a short
+# GBK text for Korean, a short Big5 one for UTF-16), on a sample of this many bytes.
+_CHINESE_ENCODINGS = ("gb18030", "big5")
+_ENCODING_SAMPLE_BYTES = 65_536
+_PLAUSIBLE_ASCII = frozenset(" .,:;()%-/+'\"!?*<>_~#|[]&=@")
+# Tone-marked pinyin (traditional-character sources gloss characters inline: 協(xié)商).
+_PINYIN = frozenset("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙÜ")
 # A UTF-8 file with at most one undecodable byte per this many characters (and a few in any
 # file: one stray byte inside a character spoils up to four) is UTF-8 with damage.
 _UTF8_DAMAGE_RATIO = 100
@@ -131,7 +139,7 @@ def _check_text(text: str, source: str) -> str:
 def _plausible(char: str) -> bool:
     """Whether a character is one a Chinese report plausibly contains."""
     code = ord(char)
-    if 0x20 <= code < 0x7F or char.isspace():
+    if char.isspace() or (code < 0x7F and (char.isalnum() or char in _PLAUSIBLE_ASCII)):
         return True
     if 0x4E00 <= code <= 0x9FFF:  # ideographs: the common ones of either script
         with contextlib.suppress(UnicodeEncodeError):
@@ -140,16 +148,45 @@ def _plausible(char: str) -> bool:
         with contextlib.suppress(UnicodeEncodeError):
             return 0xA440 <= int.from_bytes(char.encode("big5"), "big") <= 0xC67E
         return False
-    # CJK and general punctuation, full-width forms, circled and bracketed numbers, arrows.
+    # CJK and general punctuation, full-width forms, circled and bracketed numbers, arrows,
+    # bullets (geometric shapes).
     return (0x3000 <= code <= 0x303F or 0xFF01 <= code <= 0xFF5E or 0x2000 <= code <= 0x206F
             or 0x2460 <= code <= 0x24FF or 0x3200 <= code <= 0x32FF or 0x2190 <= code <= 0x21FF
-            or char in "·×÷°±§¥€£")
+            or 0x25A0 <= code <= 0x25FF or char in _PINYIN or char in "·×÷°±§¥€£©®™")
 
 
-def _looks_like_text(text: str) -> bool:
+def _implausible_share(text: str) -> float:
     sample = [char for char in text[:20_000] if not char.isspace()]
+    if not sample:
+        return 0.0
     implausible = sum(not _plausible(char) for char in sample)
-    return implausible <= _MAX_IMPLAUSIBLE_SHARE * len(sample)
+    return 1.0 if len(sample) < 20 and implausible else implausible / len(sample)
+
+
+def _decode_unknown(data: bytes, source: str) -> str:
+    """Decode bytes that are not UTF-8: the Chinese encoding whose reading of a sample looks
+    most like text, else charset-normalizer's guess; refuse what looks like no text at all."""
+    from charset_normalizer import from_bytes
+
+    sample = data[:_ENCODING_SAMPLE_BYTES]
+    ranked = sorted((_implausible_share(sample.decode(encoding, errors="replace")), order,
+                     encoding) for order, encoding in enumerate(_CHINESE_ENCODINGS))
+    for share, _, encoding in ranked:
+        if share > _MAX_IMPLAUSIBLE_SHARE:
+            break
+        with contextlib.suppress(UnicodeDecodeError):
+            return data.decode(encoding)
+    best = from_bytes(data).best()
+    if best is None:
+        raise ReadError(f"{source}: binary data or an unknown text encoding")
+    encoding = best.encoding
+    # GB2312 and GBK are subsets of GB18030: decoding with the superset never loses a character.
+    if encoding.replace("_", "").lower() in ("gb2312", "gbk", "cp936"):
+        encoding = "gb18030"
+    text = _decode_with(data, encoding, source)
+    if _implausible_share(text) > _MAX_IMPLAUSIBLE_SHARE:
+        raise ReadError(f"{source}: binary data or an unknown text encoding")
+    return text
 
 
 def _decode_damaged_utf8(data: bytes) -> str | None:
@@ -165,15 +202,17 @@ def _decode_damaged_utf8(data: bytes) -> str | None:
 
 
 def decode_text(data: bytes, source: str) -> str:
-    """Decode report bytes whatever their encoding, detected with charset-normalizer."""
-    from charset_normalizer import from_bytes
-
+    """Decode report bytes whatever their encoding: BOM, UTF-8 (a few damaged bytes
+    replaced), the Chinese encodings, else as charset-normalizer detects."""
     if not data.strip():
         raise ReadError(f"{source}: empty file (no text)")
     for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
                           (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
-            return _decode_with(data, encoding, source)
+            text = _decode_with(data, encoding, source)
+            if encoding == "utf-16" and _implausible_share(text) > _MAX_IMPLAUSIBLE_SHARE:
+                break  # two bytes that only look like a byte order mark
+            return text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -181,17 +220,7 @@ def decode_text(data: bytes, source: str) -> str:
     damaged = _decode_damaged_utf8(data)
     if damaged is not None:
         return damaged
-    best = from_bytes(data).best()
-    if best is None:
-        raise ReadError(f"{source}: binary data or an unknown text encoding")
-    encoding = best.encoding
-    # GB2312 and GBK are subsets of GB18030: decoding with the superset never loses a character.
-    if encoding.replace("_", "").lower() in ("gb2312", "gbk", "cp936"):
-        encoding = "gb18030"
-    text = _decode_with(data, encoding, source)
-    if not _looks_like_text(text):
-        raise ReadError(f"{source}: binary data or an unknown text encoding")
-    return text
+    return _decode_unknown(data, source)
 
 
 def _decode_with(data: bytes, encoding: str, source: str) -> str:
