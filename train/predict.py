@@ -591,11 +591,12 @@ def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path
     """Tag many inputs; yield ``(path, Report or ReadError)`` per file, in input order.
 
     Inputs are report files, folders (searched recursively), ``.jsonl`` files and ``-`` for
-    stdin. With ``workers > 1`` files are tagged in that many processes; the results are the
-    same as with one, and come in the same order. A bad file yields its error and the rest go
-    on. A bad model raises ``ModelLoadError`` before anything is tagged. A table file
-    (``.csv``, ``.tsv``, ``.parquet``, ``.xlsx``, read as ``table`` says) yields one item per
-    report it holds.
+    stdin. With ``workers > 1`` files are tagged in up to that many processes, in chunks of
+    about ``_CHUNK_BYTES`` (input too small for two chunks is tagged in this process); the
+    results are the same as with one, and come in the same order. A bad file yields its
+    error and the rest go on. A bad model raises ``ModelLoadError`` before anything is tagged.
+    A table file (``.csv``, ``.tsv``, ``.parquet``, ``.xlsx``, read as ``table`` says) yields
+    one item per report it holds.
     """
     model = _as_model(model_or_dir)
     jobs = expand_inputs(inputs)
