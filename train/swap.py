@@ -121,7 +121,7 @@ def _writer_is_gone(name: str, prefix: str) -> bool | None:
     if match is None:
         return None
     host, pid = match.group(2), int(match.group(3))
-    if host != _host():
+    if host != _host() or os.name != "posix":  # (on Windows os.kill(pid, 0) sends Ctrl-C)
         return None
     if pid == os.getpid():
         return False
