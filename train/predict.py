@@ -535,6 +535,14 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _usable_cpus() -> int:
+    """Processors this process may run on: more workers than these only take turns."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _file_size(path: str) -> int:
     try:
         return os.stat(path).st_size
@@ -607,7 +615,7 @@ def tag_paths(model_or_dir: ThemeModel | str | Path, inputs: Iterable[str | Path
         yield from _tag_in_batches(model, jobs, table)
         return
     context = multiprocessing.get_context(_START_METHOD)
-    max_workers = min(workers, chunks)
+    max_workers = min(workers, chunks, _usable_cpus())
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=max_workers, mp_context=context,
             initializer=_start_worker, initargs=(model, table)) as pool:
