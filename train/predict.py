@@ -535,14 +535,6 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _usable_cpus() -> int:
-    """Processors this process may run on: more workers than these only take turns."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _file_size(path: str) -> int:
     try:
         return os.stat(path).st_size
