@@ -32,6 +32,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "ReadError",
     "MAX_FILE_BYTES",
+    "check_zip_parts",
     "decode_text",
     "iter_report_paths",
     "max_file_bytes",
@@ -108,8 +109,12 @@ def read_bounded(source: Path | str | io.IOBase, limit: int | None = None,
     if isinstance(source, str | Path):
         path = Path(source)
         name = name or str(path)
-        with path.open("rb") as handle:
-            if os.fstat(handle.fileno()).st_size > limit:
+        # Non-blocking, so that a FIFO is refused instead of waited on.
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            mode = os.fstat(handle.fileno())
+            if not stat.S_ISREG(mode.st_mode):
+                raise ReadError(f"{name}: {_kind(mode.st_mode)}, not a regular file")
+            if mode.st_size > limit:
                 raise _too_large(name, limit)
             data = handle.read(limit + 1)
     else:
@@ -235,9 +240,10 @@ def _read_txt(path: Path) -> str:
     return decode_text(read_bounded(path), str(path))
 
 
-def _check_docx_parts(path: Path) -> None:
-    """Refuse a .docx whose parts would inflate past the limit (a zip bomb). Reading a zip
-    member stops at its declared size, so checking the declared sizes bounds the inflation."""
+def check_zip_parts(path: Path) -> None:
+    """Refuse a zip package (.docx, .xlsx) larger than the limit or whose parts would inflate
+    past it (a zip bomb). Reading a zip member stops at its declared size, so checking the
+    declared sizes bounds the inflation."""
     import zipfile
 
     limit = max_file_bytes()
@@ -269,7 +275,7 @@ def _read_docx(path: Path) -> str:
     if head == _OLE_MAGIC:
         raise ReadError(f"{path}: password-protected or old-format (.doc) Word file; save it "
                         "unprotected as .docx")
-    _check_docx_parts(path)
+    check_zip_parts(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cppcc_themes.features.readers import ReadError, decode_text
+from cppcc_themes.features.readers import ReadError, check_zip_parts, decode_text, read_bounded
 
 __all__ = ["ROW_KINDS", "TABLE_SUFFIXES", "TableOptions", "TableRow", "is_table",
            "read_table_rows"]
@@ -62,11 +62,12 @@ def _frame(path: Path) -> Any:
     try:
         if suffix in (".csv", ".tsv"):
             # Decoded like any report, so GB18030, Big5 or UTF-16 tables read as well.
-            text = decode_text(path.read_bytes(), str(path))
+            text = decode_text(read_bounded(path), str(path))
             return pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",",
                                dtype=str, keep_default_na=False)
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            return pd.read_parquet(io.BytesIO(read_bounded(path)))
+        check_zip_parts(path)
         return pd.read_excel(path, sheet_name=0, engine="openpyxl")
     except ReadError:
         raise

@@ -101,7 +101,8 @@ def _bad_inputs(folder: Path, seed_text: str) -> dict[str, str]:
     noise_source = random.Random(14)
     cases = {}
     cases[str(_zip_bomb(folder / "bomb.docx", 40))] = "inflates to 42 MB, over the 5 MB limit"
-    for suffix in (".txt", ".jsonl", ".html", ".pdf"):
+    cases[str(_zip_bomb(folder / "bomb.xlsx", 40))] = "inflates to 42 MB, over the 5 MB limit"
+    for suffix in (".txt", ".jsonl", ".html", ".pdf", ".csv", ".parquet"):
         cases[str(_sparse(folder / f"huge{suffix}", 6))] = "larger than the 5 MB limit"
     truncated = folder / "truncated.pdf"
     truncated.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog")
