@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 # A source name maps to the folder of labels/ whose *.jsonl files hold it.
-SOURCE_FOLDERS = {"gold": "gold", "authored": "authored", "silver-gov": "silver"}
+SOURCE_FOLDERS = {"gold": "gold", "authored": "authored", "silver-gov": "silver",
+                  "real-style": "real-style", "web-style": "web-style"}
 REQUIRED_KEYS = ("report_id", "source", "text", "labels")
 
 
@@ -85,11 +86,21 @@ def _validate(record: dict[str, Any], where: str, known: set[str]) -> None:
         raise DataError(f"{where}: unknown theme ids {sorted(unknown)}")
 
 
+def _heading(record: dict[str, Any], where: str) -> str:
+    heading = record.get("heading")
+    if heading is None:
+        return ""
+    if not isinstance(heading, str):
+        raise DataError(f"{where}: heading must be a string or null")
+    return heading
+
+
 def load_paragraphs(sources: Sequence[str] = ("gold",), labels_dir: Path | None = None) -> Dataset:
     """Load labelled paragraphs from the named sources into one ``datasets.Dataset``.
 
-    Columns: ``report_id``, ``source``, ``text`` and ``labels`` (``Sequence(ClassLabel)`` over
-    the theme ids of ``themes.toml``). A source is a name from ``SOURCE_FOLDERS``, a path to a
+    Columns: ``report_id``, ``source``, ``text``, ``heading`` (the heading the paragraph sits
+    under, ``""`` when the record has none) and ``labels`` (``Sequence(ClassLabel)`` over the
+    theme ids of ``themes.toml``). A source is a name from ``SOURCE_FOLDERS``, a path to a
     ``.jsonl`` file of the same schema (e.g. the output of ``cppcc-themes label``) or a folder
     of such files; the ``source`` column then comes from each record.
     """
@@ -98,7 +109,8 @@ def load_paragraphs(sources: Sequence[str] = ("gold",), labels_dir: Path | None 
     labels_dir = labels_dir or default_labels_dir()
     names = theme_ids(labels_dir)
     known = set(names)
-    rows: dict[str, list[Any]] = {"report_id": [], "source": [], "text": [], "labels": []}
+    rows: dict[str, list[Any]] = {"report_id": [], "source": [], "text": [], "heading": [],
+                                  "labels": []}
     for source in sources:
         expected, files = _source_files(source, labels_dir)
         for path in files:
@@ -109,11 +121,13 @@ def load_paragraphs(sources: Sequence[str] = ("gold",), labels_dir: Path | None 
                 rows["report_id"].append(str(record["report_id"]))
                 rows["source"].append(str(record["source"]))
                 rows["text"].append(record["text"])
+                rows["heading"].append(_heading(record, f"{path}:{number}"))
                 rows["labels"].append([names.index(label) for label in record["labels"]])
     features = Features({
         "report_id": Value("string"),
         "source": Value("string"),
         "text": Value("string"),
+        "heading": Value("string"),
         "labels": Sequence(ClassLabel(names=names)),
     })
     return Dataset.from_dict(rows, features=features)
@@ -136,10 +150,14 @@ def label_matrix(label_lists: Iterable[Sequence[int]], n_labels: int) -> np.ndar
 def dataset_hash(dataset: Dataset) -> str:
     """sha256 of the dataset's content, independent of row order and of file layout."""
     names = label_names(dataset)
+    # A heading is model input too; rows without one hash as they did before headings.
+    headings = dataset["heading"][:] if "heading" in dataset.column_names \
+        else [""] * len(dataset)
     lines = sorted(
-        json.dumps([source, report, text, sorted(names[i] for i in labels)], ensure_ascii=False)
-        for source, report, text, labels in zip(
-            dataset["source"][:], dataset["report_id"][:], dataset["text"][:],
+        json.dumps([source, report, text, sorted(names[i] for i in labels)]
+                   + ([heading] if heading else []), ensure_ascii=False)
+        for source, report, text, heading, labels in zip(
+            dataset["source"][:], dataset["report_id"][:], dataset["text"][:], headings,
             dataset["labels"][:],
             strict=True)
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
 
-STATS_SOURCES = ["gold", "authored", "silver-gov"]
+STATS_SOURCES = ["gold", "authored", "silver-gov", "real-style", "web-style"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

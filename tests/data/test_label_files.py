@@ -90,13 +90,13 @@ def test_enough_examples_per_theme_and_no_theme_in_training_sources(records):
 def test_gold_report_ids_never_overlap_other_sources(records):
     ids = {source: {record["report_id"] for _, _, record in rows}
            for source, rows in records.items()}
-    for other in ("authored", "silver-gov"):
+    for other in set(SOURCE_FOLDERS) - {"gold"}:
         assert not ids["gold"] & ids[other], (other, ids["gold"] & ids[other])
 
 
 def test_loader_gives_class_labels_over_the_taxonomy(records):
     dataset = load_paragraphs(list(SOURCE_FOLDERS), LABELS)
-    assert dataset.column_names == ["report_id", "source", "text", "labels"]
+    assert dataset.column_names == ["report_id", "source", "text", "heading", "labels"]
     assert dataset.features["labels"].feature.names == theme_ids(LABELS)
     assert Counter(dataset["source"]) == {source: len(rows) for source, rows in records.items()}
 
@@ -125,3 +125,46 @@ def test_a_missing_or_bad_source_is_named(tmp_path):
                    encoding="utf-8")
     with pytest.raises(DataError, match=r"bad.jsonl:1: unknown theme ids \['sports'\]"):
         load_paragraphs([str(bad)], LABELS)
+
+
+# Lines and pages of the written web-page sources, as their READMEs and labels/README.md state.
+WEB_SOURCES = {"real-style": (679, 70), "web-style": (435, 44)}
+
+
+@pytest.mark.parametrize("source", sorted(WEB_SOURCES))
+def test_web_page_sources_have_their_stated_lines_and_pages(records, source):
+    lines, pages = WEB_SOURCES[source]
+    rows = [record for _, _, record in records[source]]
+    assert (len(rows), len({r["report_id"] for r in rows})) == (lines, pages)
+    assert all(r["report_id"].startswith(f"{source}-") for r in rows)
+    themes = Counter(label for r in rows for label in r["labels"])
+    assert set(themes) == set(theme_ids(LABELS)) and min(themes.values()) >= 19, themes
+
+
+def test_real_style_heading_is_the_nearest_heading_line_above_on_its_page(records):
+    """Derived from page order: a line sits under the last ``kind == "heading"`` line of its
+    page (a heading line under the one before it). The 8 lines dropped as duplicates of other
+    sources' text (stock greetings, page residue, one heading) keep their place in ``index``."""
+    elsewhere = {normalize_text(record["text"]) for source, rows in records.items()
+                 if source != "real-style" for _, _, record in rows}
+    last: dict[str, str | None] = {}
+    previous_index: dict[str, int] = {}
+    for _, _, record in records["real-style"]:
+        page = record["report_id"]
+        assert record["index"] > previous_index.get(page, -1), record
+        previous_index[page] = record["index"]
+        expected = last.get(page)
+        if record["heading"] != expected:
+            # Only a heading line dropped as a duplicate may stand between.
+            assert normalize_text(record["heading"]) in elsewhere, record
+        if record["kind"] == "heading":
+            last[page] = record["text"]
+
+
+def test_loader_reads_headings_and_empty_string_when_absent():
+    dataset = load_paragraphs(["gold", "authored", "real-style"], LABELS)
+    by_source = {}
+    for source, heading in zip(dataset["source"], dataset["heading"], strict=True):
+        by_source.setdefault(source, Counter())[bool(heading)] += 1
+    assert by_source["authored"] == {False: 996}
+    assert by_source["gold"][True] > 40 and by_source["real-style"][True] > 100, by_source
