@@ -493,6 +493,8 @@ def read_jsonl_records(path: Path) -> list[dict[str, Any]]:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise ReadError(f"{path}:{number}: object has no string 'text'")
         record["text"] = _CONTROL.sub("", record["text"])
+        if not isinstance(record.get("heading", ""), str | None):
+            raise ReadError(f"{path}:{number}: 'heading' must be a string or null")
         records.append(record)
     if not records:
         raise ReadError(f"{path}: no paragraphs")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from cppcc_themes.features.clean import clean_text, split_lines
 from cppcc_themes.features.normalize import normalize_text
 
-__all__ = ["Paragraph", "cut_overlong", "heading_level", "segment_report", "split_paragraphs"]
+__all__ = ["Paragraph", "cut_overlong", "heading_level", "segment_report", "split_paragraphs",
+           "strip_heading_markers"]
 
 # Heading markers, outermost first. The level orders nesting: a new heading closes every
 # heading of the same or a deeper level.
@@ -61,6 +63,21 @@ def heading_level(line: str) -> int | None:
         if marker.match(text):
             return level
     return None
+
+
+def strip_heading_markers(headings: Any) -> list[str]:
+    """Headings without their enumerator ("(四)加强自身建设" -> "加强自身建设"): a section's
+    number says where it stands in one report, not what it is about."""
+    stripped = []
+    for heading in headings:
+        text = "" if heading is None else str(heading).strip()
+        for _, marker in _HEADING_MARKERS:
+            match = marker.match(text)
+            if match:
+                text = text[match.end():]
+                break
+        stripped.append(text)
+    return stripped
 
 
 def cut_overlong(paragraph: str, limit: int = _MAX_PARAGRAPH_CHARS) -> list[str]:

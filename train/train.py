@@ -30,6 +30,7 @@ __all__ = [
     "TrainingData",
     "TrainingResult",
     "cross_validate",
+    "evaluation_from_predictions",
     "fit_final",
     "prepare_data",
     "train_and_evaluate",
@@ -51,6 +52,19 @@ class TrainingData:
     scored: np.ndarray
     data_hash: str
     counts: dict[str, dict[str, int]]
+    headings: list[str] | None = None
+    sources: np.ndarray | None = None
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """What a pipeline is fitted on: the (text, heading) array of ``paragraph_columns``.
+        A pipeline without heading context reads the text column only."""
+        from cppcc_themes.train.model import paragraph_columns
+
+        columns = np.empty((len(self.texts), 2), dtype=object)
+        columns[:, 0] = self.texts
+        columns[:, 1] = self.headings if self.headings is not None else [""] * len(self.texts)
+        return paragraph_columns(columns)
 
 
 @dataclass
@@ -115,6 +129,8 @@ def prepare_data(dataset: Any, scored_sources: Sequence[str] = SCORED_SOURCES) -
         scored=np.isin(np.asarray(dataset["source"][:], dtype=object), list(scored_sources)),
         data_hash=dataset_hash(dataset),
         counts=label_counts(dataset),
+        headings=dataset["heading"][:] if "heading" in dataset.column_names else None,
+        sources=np.asarray(dataset["source"][:], dtype=object),
     )
 
 
@@ -124,7 +140,13 @@ def cross_validate(data: TrainingData, features: Mapping[str, Any] | None = None
     """Leave-one-report-out over the scored reports, with every metric we report."""
     pipeline = build_pipeline(features, model)
     probabilities, predictions = cross_val_predict_by_report(
-        pipeline, data.texts, data.Y, data.report_ids, data.scored, on_fold)
+        pipeline, data.inputs, data.Y, data.report_ids, data.scored, on_fold)
+    return evaluation_from_predictions(data, probabilities, predictions)
+
+
+def evaluation_from_predictions(data: TrainingData, probabilities: np.ndarray,
+                                predictions: np.ndarray) -> CrossValidation:
+    """Every metric we report, from out-of-fold scores and decisions of the scored rows."""
     scored = data.scored
     Y_true, Y_pred, scores = data.Y[scored], predictions[scored], probabilities[scored]
     texts = [t for t, s in zip(data.texts, scored, strict=True) if s]
@@ -155,7 +177,7 @@ def fit_final(data: TrainingData, features: Mapping[str, Any] | None = None,
               model: Mapping[str, Any] | None = None) -> Any:
     """The pipeline fitted on every row; tuned thresholds come from inner grouped folds."""
     return build_pipeline(features, model).fit(
-        data.texts, data.Y, classifier__groups=list(data.report_ids),
+        data.inputs, data.Y, classifier__groups=list(data.report_ids),
         classifier__tune_on=data.scored)
 
 

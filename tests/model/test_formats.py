@@ -113,10 +113,10 @@ def test_tiny_batches_and_window_give_the_same_results(model, copies, tagged, wo
 def test_a_report_that_breaks_the_model_fails_alone_in_its_batch(model, copies, tagged,
                                                                   tmp_path):
     class FragileModel(ThemeModel):
-        def _judge(self, texts):
+        def _judge(self, texts, headings=None):
             if any("弄坏模型" in text for text in texts):
                 raise RuntimeError("boom")
-            return super()._judge(texts)
+            return super()._judge(texts, headings)
 
     bad = tmp_path / "bad.txt"
     bad.write_text("这一段会弄坏模型。", encoding="utf-8")
@@ -163,7 +163,8 @@ def test_evidence_ngrams_are_in_the_paragraph_even_with_underscores(gold_dataset
     labels = label_names(gold_dataset)
     texts = [*gold_dataset["text"], "政协__委员__协商"]
     targets = label_matrix([*gold_dataset["labels"], gold_dataset["labels"][0]], len(labels))
-    pipeline = build_pipeline({"analyzer": analyzer}).fit(texts, targets)
+    # 4-grams: evidence needs two characters besides punctuation, so "协__委" can show.
+    pipeline = build_pipeline({"analyzer": analyzer, "char_ngrams": [1, 4]}).fit(texts, targets)
     meta = {"labels": labels, "thresholds": dict.fromkeys(labels, 0.0)}  # every theme shown
     [tagged] = ThemeModel(pipeline, meta).tag(["政协__委员__协商"])
     grams = [gram for found in tagged.evidence.values() for gram in found]
