@@ -31,6 +31,13 @@ class ExperimentConfig:
     package: str | None = "models/default"
     # Name in the MLflow model registry to register the packaged model under, or None.
     register: str | None = None
+    # [evaluation] yardstick: score on gold (leave one report out) and real-style (grouped page
+    # folds) as two figures; nested: re-run the search in every outer fold; selection: the
+    # search file whose winner this configuration is (its nested figure is this one's).
+    yardstick: bool = False
+    nested: bool = False
+    selection: Path | None = None
+    n_jobs: int = 1
 
     def params(self) -> dict[str, Any]:
         """Flat parameters for a tracking system, e.g. ``features.word_ngrams``."""
@@ -64,6 +71,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: [output] register is true, false or a registry name")
     if set(scored) - {"gold"}:
         raise ConfigError(f"{path}: only real text scores; scored_sources must be ['gold']")
+    selection = evaluation.get("selection")
+    if selection is not None and not (isinstance(selection, str) and selection):
+        raise ConfigError(f"{path}: [evaluation] selection is the path of a search file")
+    n_jobs = evaluation.get("n_jobs", 1)
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or not 1 <= n_jobs <= 8:
+        raise ConfigError(f"{path}: [evaluation] n_jobs is a whole number from 1 to 8")
     return ExperimentConfig(
         name=str(raw.get("name", path.stem)),
         path=path,
@@ -75,4 +88,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         search=dict(raw.get("search", {})),
         package=output.get("package", "models/default") or None,
         register=register or None,
+        yardstick=bool(evaluation.get("yardstick", False) or selection),
+        nested=bool(evaluation.get("nested", False) or selection),
+        selection=(path.parent / selection) if selection else None,
+        n_jobs=n_jobs,
     )

@@ -56,6 +56,8 @@ class ExperimentOutcome:
     winner: str = ""
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     registered_version: str | None = None
+    # Nested and optimistic figures of the yardstick (issue 10), when the experiment asks.
+    yardstick: dict[str, Any] | None = None
 
 
 def _git_commit() -> str:
@@ -139,6 +141,12 @@ def run_experiment(
     metric = search_metric(config)
     _check_candidates(candidates)
     check_tracking(tracking_uri)
+    if config.yardstick:
+        from cppcc_themes.experiments.nested import run_yardstick_experiment
+
+        return run_yardstick_experiment(config, tracking_uri, package_dir=package_dir,
+                                        experiment_name=experiment_name,
+                                        labels_dir=labels_dir, reporter=reporter)
 
     from cppcc_themes.train.data import load_paragraphs
     from cppcc_themes.train.train import cross_validate, prepare_data
@@ -203,7 +211,8 @@ def run_experiment(
 
 def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluation: Any,
                 board: list[dict[str, Any]], run_id: str, tracking_uri: str,
-                package_dir: str | Path | None) -> ExperimentOutcome:
+                package_dir: str | Path | None,
+                yardstick: dict[str, Any] | None = None) -> ExperimentOutcome:
     """Refit the winner on every row and log it in full on the active (parent) run."""
     import mlflow
 
@@ -217,6 +226,11 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
     mlflow.log_params(flat_params(winner))
     mlflow.log_metrics(result.metrics)
     mlflow.log_metric("n_paragraphs", result.n_paragraphs)
+    if yardstick is not None:
+        from cppcc_themes.experiments.nested import yardstick_metrics
+
+        mlflow.log_metrics(yardstick_metrics(yardstick))
+        mlflow.log_dict(yardstick, "evaluation/yardstick.json")
     mlflow.set_tags({"winner": winner.name, "data_hash": result.data_hash,
                      "data_sources": ",".join(winner.sources)})
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,6 +266,7 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
             "model": winner.model,
             "mlflow_run_id": run_id,
             "mlflow_tracking_uri": tracking_uri,
+            **({"yardstick": yardstick} if yardstick is not None else {}),
         }, package)
         mlflow.log_artifacts(str(package), artifact_path="packaged_model")
     return ExperimentOutcome(run_id, result.metrics, package,

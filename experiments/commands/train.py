@@ -135,8 +135,28 @@ def run(args: argparse.Namespace) -> int:
           f"(95% paragraph bootstrap {m['macro_f1_ci_low']:.3f}-{m['macro_f1_ci_high']:.3f}), "
           f"micro-F1 {m['micro_f1']:.3f}, no-theme F1 {m['none_f1']:.3f}, "
           f"Brier {m['brier_mean']:.3f}")
+    for line in _yardstick_lines(outcome.yardstick):
+        print(line)
     if outcome.package_dir:
         print(f"model packaged in {outcome.package_dir}")
     if outcome.registered_version:
         print(f"registered as {config.register} version {outcome.registered_version}")
     return EXIT_OK
+
+
+def _yardstick_lines(yardstick: dict[str, Any] | None) -> list[str]:
+    """The closing figures of a yardstick run: nested first, each group on its own."""
+    if not yardstick:
+        return []
+    lines = []
+    for kind, title in (("nested", "nested (honest)"), ("shipped", "this configuration"),
+                        ("optimistic", "best candidate (optimistic)")):
+        for group, label in (("gold", "gold, leave one report out"),
+                             ("real-style", "real-style, grouped page folds")):
+            figures = yardstick.get(kind, {}).get(group)
+            if figures:
+                low, high = figures["interval"]
+                lines.append(f"{title}: {label}: macro-F1 {figures['macro_f1']:.3f} "
+                             f"(95% bootstrap over {'reports' if group == 'gold' else 'pages'} "
+                             f"{low:.3f}-{high:.3f})")
+    return lines
