@@ -9,20 +9,22 @@ import tempfile
 import time
 from pathlib import Path
 
-NAMES = ("throughput", "cold_start", "training", "scaling", "ui_start")
+NAMES = ("throughput", "cold_start", "training", "scaling", "ui_start", "search")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
     parser.add_argument("--scales", default="1,10,100", help="corpus multiples for scaling")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each command in the search benchmark (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cppcc-bench-") as tmp:
         # A private cache folder, set before anything loads a dictionary.
         os.environ["CPPCC_THEMES_CACHE"] = str(Path(tmp) / "cache")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from benchmarks import cold_start, scaling, throughput, training, ui_start
+        from benchmarks import cold_start, scaling, search, throughput, training, ui_start
         from benchmarks.common import (
             Workspace,
             train_default_model,
@@ -50,6 +52,8 @@ def main() -> int:
             scaling.run(workspace, [int(s) for s in args.scales.split(",")])
         if "ui_start" in args.only:
             ui_start.run(workspace)
+        if "search" in args.only:
+            search.run(workspace, args.repeat)
         print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s; load average at the end "
               f"{os.getloadavg()[0]:.1f}")
     return 0

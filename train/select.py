@@ -11,7 +11,9 @@ of real-style pages at once, so one fit per fold scores both. Rows of the traini
 sources (authored, web-style, silver) are never held out and train whenever a candidate asks
 for them; a gold report or real-style page being scored is never in training.
 
-Selection criterion: the mean of the two macro-F1s (see ``experiments/README.md`` for why).
+Selection criterion: the mean of the two macro-F1s (see ``experiments/README.md`` for why);
+the rule (``pick``) takes the first-listed candidate within 0.01 of the best, so list simpler
+configurations first.
 **Nested** selection re-runs the whole search inside each outer fold on that fold's training
 rows only (inner joint folds), picks a candidate there, and scores the pick on the outer fold:
 the estimate of "search, then ship the winner" that the optimistic maximum over candidates is
@@ -42,6 +44,7 @@ __all__ = [
     "joint_folds",
     "nested_selection",
     "out_of_fold",
+    "pick",
     "score_groups",
     "selection_criterion",
 ]
@@ -49,7 +52,11 @@ __all__ = [
 # Scored sources and how their rows are grouped into folds.
 SCORED_GROUPS = ("gold", "real-style")
 OUTER_FOLDS = 5
-INNER_FOLDS = 4
+# Three inner folds: inside an outer fold that held out a gold report, each inner fold holds
+# out one of the three others (leave one report out again).
+INNER_FOLDS = 3
+# A candidate is preferred to the first-listed (simpler) ones only if it beats them by more.
+SIMPLER_WITHIN = 0.01
 
 
 class YardstickCandidate(Protocol):
@@ -231,6 +238,8 @@ class NestedResult:
     candidates: list[str]
     per_candidate: list[dict[str, Any]]
     optimistic_index: int
+    # What the selection rule (``pick``) chooses on the outer figures: what a search ships.
+    selected_index: int
     chosen: dict[int, int]
     nested: dict[str, Any]
     nested_predictions: np.ndarray
@@ -246,8 +255,16 @@ class NestedResult:
 
 
 def _best(scores: Sequence[dict[str, Any]]) -> int:
-    # Ties go to the earlier candidate: list the simpler configurations first.
+    """The highest criterion; ties go to the earlier candidate."""
     return max(range(len(scores)), key=lambda i: (round(scores[i]["criterion"], 12), -i))
+
+
+def pick(scores: Sequence[dict[str, Any]], within: float = SIMPLER_WITHIN) -> int:
+    """The selection rule: the first candidate (list the simpler ones first) whose criterion
+    is within ``within`` of the best. Differences that small are below what 4 reports and 70
+    pages resolve, so the simpler configuration is preferred over a noise-level gain."""
+    best = max(score["criterion"] for score in scores)
+    return next(i for i, score in enumerate(scores) if score["criterion"] >= best - within)
 
 
 def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
@@ -288,7 +305,7 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
                 _, predictions = _merge([by_unit[f"outer{f}/inner{g}"][index]
                                          for g in range(n_inner)])
                 inner_scores.append(score_groups(data, predictions, inner >= 0))
-            chosen[f] = _best(inner_scores)
+            chosen[f] = pick(inner_scores)
             test = outer == f
             nested_predictions[test] = by_unit[f"outer{f}"][chosen[f]][1][test]
             inner_groups[f] = set().union(*(r.trained_on | r.scored_on for r in results
@@ -299,6 +316,7 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
         candidates=[c.name for c in candidates],
         per_candidate=per_candidate,
         optimistic_index=optimistic_index,
+        selected_index=pick(per_candidate),
         chosen=chosen,
         nested=nested_scores,
         nested_predictions=nested_predictions,

@@ -128,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
             bar.stop()
     m = outcome.metrics
     print(f"run {outcome.run_id} in {uri}")
-    if len(outcome.leaderboard) > 1:
+    if outcome.yardstick and len(outcome.leaderboard) > 1:
+        print(f"nested search over {len(outcome.leaderboard)} candidates; shipped: "
+              f"{outcome.winner}; the nested figures below are the honest ones")
+    elif len(outcome.leaderboard) > 1:
         print(f"search over {len(outcome.leaderboard)} candidates; winner: {outcome.winner} "
               "(its score is the best of many, so optimistic)")
     print(f"leave-one-report-out on real reports: macro-F1 {m['macro_f1']:.3f} "

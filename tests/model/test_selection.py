@@ -139,3 +139,11 @@ def test_shared_feature_matrices_score_exactly_as_separate_pipelines(data):
             np.testing.assert_allclose(got_scores[test], expected, rtol=0, atol=1e-9)
             np.testing.assert_array_equal(got_decisions[test],
                                           (expected >= alone[-1].thresholds_).astype(int))
+
+
+def test_the_rule_prefers_the_first_listed_candidate_within_a_hundredth_of_the_best():
+    scores = [{"criterion": c} for c in (0.90, 0.905, 0.92)]
+    assert select.pick(scores) == 2
+    scores = [{"criterion": c} for c in (0.90, 0.912, 0.92)]
+    assert select.pick(scores) == 1
+    assert select.pick([{"criterion": 0.5}]) == 0
