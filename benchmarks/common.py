@@ -61,8 +61,8 @@ def train_model(backend: str, directory: Path) -> Path:
 
 
 def train_default_model(directory: Path) -> Path:
-    """Fit the default experiment's pipeline (experiments/baseline.toml: character n-grams,
-    calibrated linear SVM) on its data and package it, without MLflow."""
+    """Fit the default experiment's pipeline (experiments/baseline.toml: jieba words and
+    character 2-3-grams, calibrated linear SVM) on its data and package it, without MLflow."""
     from cppcc_themes.experiments.config import load_config
 
     config = load_config(ROOT / "experiments" / "baseline.toml")

@@ -109,7 +109,13 @@ def _yardstick_section(meta: dict[str, Any]) -> str:
                          f"{themes} |")
     lines += ["", "real-style lines are written in the style of web pages, not found: they "
               "resemble what users tag but are easier than real pages. "
-              + yardstick.get("outside_evaluation", ""), "", ""]
+              + yardstick.get("outside_evaluation", "")]
+    expected = yardstick.get("expected_outside")
+    if expected:
+        low, high = expected["range"]
+        lines += ["", f"Expected on real web pages: macro-F1 about {expected['macro_f1']:.2f} "
+                      f"({low:.2f}-{high:.2f}; {expected['how']})."]
+    lines += ["", ""]
     return "\n".join(lines)
 
 

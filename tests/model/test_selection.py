@@ -20,12 +20,12 @@ SMALL = {"analyzer": "word", "word_ngrams": [1, 1]}
 
 @pytest.fixture(scope="module")
 def data(root):
-    """Gold, authored and 20 of the 70 real-style pages: enough folds, a quick test."""
+    """Gold, a sixth of authored and 15 of the 70 real-style pages: enough folds, quick."""
     full = prepare_data(load_paragraphs(["gold", "authored", "real-style"], root / "labels"))
     pages = sorted({r for r, s in zip(full.report_ids, full.sources, strict=True)
-                    if s == "real-style"})[:20]
+                    if s == "real-style"})[:15]
     keep = (full.sources != "real-style") | np.isin(full.report_ids, pages)
-    keep &= (full.sources != "authored") | (np.arange(len(keep)) % 3 == 0)
+    keep &= (full.sources != "authored") | (np.arange(len(keep)) % 6 == 0)
     return _subset(full, keep)
 
 
