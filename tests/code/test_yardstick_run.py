@@ -24,7 +24,7 @@ nested = true
 n_jobs = 2
 [search]
 [[search.space]]
-model.classifier = ["logreg", "ridge"]
+model.classifier = ["logreg", "complement_nb"]
 [output]
 package = ""
 """
@@ -37,7 +37,7 @@ sources = ["gold"]
 analyzer = "word"
 word_ngrams = [1, 1]
 [model]
-classifier = "ridge"
+classifier = "complement_nb"
 [evaluation]
 selection = "search.toml"
 n_jobs = 2
@@ -94,7 +94,7 @@ def test_a_shipped_configuration_carries_the_nested_figures_of_its_search(shippe
 def test_a_configuration_outside_its_search_is_refused(shipped_run, capsys):
     folder, uri = shipped_run
     other = folder / "other.toml"
-    other.write_text(SHIPPED.replace('classifier = "ridge"', 'classifier = "sgd"'),
+    other.write_text(SHIPPED.replace('classifier = "complement_nb"', 'classifier = "sgd"'),
                      encoding="utf-8")
     code = main(["train", str(other), "--tracking-uri", uri, "--quiet"])
     assert code != 0

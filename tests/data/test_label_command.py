@@ -68,7 +68,7 @@ def test_stats_prints_counts_per_source(capsys):
     assert main(["label", "--stats"]) == 0
     out = capsys.readouterr().out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines()[2:]}
-    assert set(rows) == {"gold", "authored", "silver-gov"}
+    assert set(rows) == {"gold", "authored", "silver-gov", "real-style", "web-style"}
 
 
 def test_the_committed_government_silver_file_is_reproducible(tmp_path):
