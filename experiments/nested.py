@@ -89,8 +89,9 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
     with its nested and optimistic figures."""
     import mlflow
 
+    from cppcc_themes.experiments.lifecycle import mark_stale_runs, process_tags
     from cppcc_themes.experiments.runner import _log_winner, _tags
-    from cppcc_themes.experiments.tracking import ensure_experiment
+    from cppcc_themes.experiments.tracking import ensure_experiment, log_training_data
     from cppcc_themes.train.data import load_paragraphs
     from cppcc_themes.train.train import cross_validate, prepare_data
 
@@ -105,10 +106,11 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
     summary = yardstick_summary(result, candidates, data.labels, shipped)
     board = candidate_rows(result, candidates)
     ensure_experiment(tracking_uri, experiment_name)
+    mark_stale_runs(tracking_uri, experiment_name)
     own_search = config.selection is None and len(candidates) > 1
-    winner_data = prepare_data(load_paragraphs(winner.sources, labels_dir),
-                               config.scored_sources)
-    with mlflow.start_run(run_name=config.name) as run:
+    winner_dataset = load_paragraphs(winner.sources, labels_dir)
+    winner_data = prepare_data(winner_dataset, config.scored_sources)
+    with mlflow.start_run(run_name=config.name, tags=process_tags()) as run:
         mlflow.set_tags({**_tags(config, winner_data, winner.sources),
                          "mlflow.note.content": config.description,
                          "evaluation": CRITERION,
@@ -116,7 +118,8 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
         for row, candidate in zip(board, candidates, strict=True):
             row["run_id"] = run.info.run_id
             if own_search:
-                with mlflow.start_run(run_name=candidate.name, nested=True) as child:
+                with mlflow.start_run(run_name=candidate.name, nested=True,
+                                      tags=process_tags()) as child:
                     mlflow.log_params(row["params"])
                     mlflow.set_tags({"run_kind": "candidate", "parent_name": config.name})
                     mlflow.log_metrics({k: v for k, v in row.items()
@@ -128,6 +131,7 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
         stage(f"gold leave-one-report-out of {winner.name}, refitting on all data, logging")
         with _token_cache():
             evaluation = cross_validate(winner_data, winner.features, winner.model)
+        log_training_data(winner_dataset, winner.sources, winner_data.data_hash)
         outcome = _log_winner(config, winner, winner_data, evaluation, board, run.info.run_id,
                               tracking_uri, package_dir, yardstick=summary)
     outcome.leaderboard = board
