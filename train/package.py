@@ -151,7 +151,7 @@ no-theme F1 {metrics.get('none_f1', nan):.3f}.
 
 ## Use
 ```python
-from cppcc_themes.train import load_model
+from cppcc_themes import load_model
 model = load_model("path/to/this/folder")
 model.tag(["段落……"])
 ```
