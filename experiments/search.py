@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cppcc_themes.experiments.config import ConfigError, ExperimentConfig
+from cppcc_themes.train import select
 
 __all__ = ["RANKING_METRICS", "Candidate", "expand_candidates", "flat_params", "search_metric"]
 
@@ -31,13 +32,10 @@ RANKING_METRICS = ("macro_f1", "micro_f1", "none_f1", "exact_match", "macro_f1_c
 
 
 @dataclass
-class Candidate:
-    """One configuration to cross-validate."""
+class Candidate(select.Candidate):
+    """One configuration of an experiment file to cross-validate, with the search values that
+    made it."""
 
-    name: str
-    sources: list[str]
-    features: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
 
 

@@ -70,7 +70,8 @@ class YardstickCandidate(Protocol):
 
 @dataclass
 class Candidate:
-    """A plain candidate, for callers outside an experiment file (tests, scripts)."""
+    """One configuration to evaluate: data sources, ``[features]`` and ``[model]`` settings
+    (``experiments.search.Candidate`` adds the search values that made it)."""
 
     name: str
     sources: list[str]
