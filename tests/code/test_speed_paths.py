@@ -122,7 +122,7 @@ def test_training_with_the_cache_gives_the_same_model(gold_dataset, tmp_path):
 
 def test_packaged_model_works_without_the_cache(packaged_model_dir, seed_paths, tmp_path):
     """A model tagged on a machine with an empty cache folder, cache switched on or not."""
-    code = ("import json, sys; from train import load_model, tag_report; "
+    code = ("import json, sys; from cppcc_themes import load_model, tag_report; "
             f"m = load_model({str(packaged_model_dir)!r}); "
             f"r = tag_report(m, {str(seed_paths['seed-001'])!r}); "
             "print(json.dumps([p.scores for p in r.paragraphs]))")

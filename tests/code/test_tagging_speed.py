@@ -176,7 +176,7 @@ def test_bad_tokenizer_choice_is_one_line_and_exit_2(packaged_model_dir, seed_pa
 def test_report_frames_work_in_a_process_that_tagged_first(packaged_model_dir,
                                                            seed_paths):
     """Report frames work in a process that loaded a model and tagged first."""
-    code = ("import sys; from train import load_model, tag_report; "
+    code = ("import sys; from cppcc_themes import load_model, tag_report; "
             f"m = load_model({str(packaged_model_dir)!r}); "
             f"r = tag_report(m, {str(seed_paths['seed-001'])!r}); "
             "frame = r.to_frame(); "
