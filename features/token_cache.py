@@ -273,9 +273,10 @@ class TokenCache:
 
     def close(self) -> None:
         """Close the file; the cache can still be used and reopens it when needed."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 def cache_files(path: str | Path | None = None) -> list[Path]:
@@ -397,6 +398,9 @@ def clear_cache(path: str | Path | None = None) -> int:
 
 
 _ACTIVE: TokenCache | None = None
+# Blocks of use_token_cache now open on _ACTIVE (all threads), guarded by _ACTIVE_LOCK.
+_ACTIVE_USERS = 0
+_ACTIVE_LOCK = threading.Lock()
 _FROM_ENVIRONMENT: TokenCache | None = None
 
 
@@ -424,17 +428,22 @@ def use_token_cache(path: str | Path | None = None) -> Iterator[TokenCache | Non
     when ``CPPCC_THEMES_TOKEN_CACHE=0`` switches caching off. Nested blocks share the outer
     cache.
     """
-    global _ACTIVE
+    global _ACTIVE, _ACTIVE_USERS
     if _environment_setting() in _OFF:
         yield None
         return
-    if _ACTIVE is not None:
-        yield _ACTIVE
-        return
-    cache = TokenCache(path or default_cache_path())
-    _ACTIVE = cache
+    # Threads (a threaded joblib or Dask worker) enter and leave blocks in any order: the
+    # cache closes when the last block using it ends, never under another thread's feet.
+    with _ACTIVE_LOCK:
+        if _ACTIVE is None:
+            _ACTIVE = TokenCache(path or default_cache_path())
+        _ACTIVE_USERS += 1
+        cache = _ACTIVE
     try:
         yield cache
     finally:
-        _ACTIVE = None
-        cache.close()
+        with _ACTIVE_LOCK:
+            _ACTIVE_USERS -= 1
+            if _ACTIVE_USERS == 0:
+                _ACTIVE = None
+                cache.close()

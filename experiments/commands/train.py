@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--experiment", default="cppcc-themes", help="MLflow experiment name")
     parser.add_argument("--output", help="package the model here instead of the config's folder")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run the search's fold fits on the Dask cluster whose scheduler "
+                             "is at ADDRESS (e.g. tcp://10.0.0.5:8786); results are identical "
+                             "to one process. Needs the dask extra on client and workers")
     parser.set_defaults(func=run)
 
 
@@ -94,12 +99,13 @@ def run(args: argparse.Namespace) -> int:
         print_error(str(error))
         return EXIT_FATAL
     uri = resolve_tracking_uri(args.tracking_uri)
+    from cppcc_themes.experiments.dask_cluster import ClusterUnavailable
     from cppcc_themes.experiments.lifecycle import Interrupted, interrupts_as_killed_runs
     from cppcc_themes.experiments.runner import run_experiment
 
     bar = None if args.quiet else ProgressBar()
     try:
-        with interrupts_as_killed_runs(uri):
+        with interrupts_as_killed_runs(uri), _joblib_backend(getattr(args, "dask", None)):
             outcome = run_experiment(config, uri, reporter=bar,
                                      package_dir=args.output or package_dir_for(config.package),
                                      experiment_name=args.experiment)
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                   f"MLflow runs not marked KILLED ({error.marking_error[:200]})")
         print_error(f"{config.path}: interrupted by {error.signal_name}; {marked}")
         return error.exit_code
-    except TrackingError as error:
+    except (TrackingError, ClusterUnavailable) as error:
         print_error(str(error))
         return EXIT_FATAL
     except (ValueError, OSError, ImportError) as error:
@@ -145,6 +151,16 @@ def run(args: argparse.Namespace) -> int:
     if outcome.registered_version:
         print(f"registered as {config.register} version {outcome.registered_version}")
     return EXIT_OK
+
+
+def _joblib_backend(address: str | None) -> Any:
+    """Where the search's joblib work runs: this machine, or the Dask cluster at ``address``
+    (``ClusterUnavailable`` if its scheduler cannot be reached)."""
+    if not address:
+        return contextlib.nullcontext()
+    from cppcc_themes.experiments.dask_cluster import dask_joblib_backend
+
+    return dask_joblib_backend(address)
 
 
 def _yardstick_lines(yardstick: dict[str, Any] | None) -> list[str]:
