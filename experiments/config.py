@@ -38,6 +38,9 @@ class ExperimentConfig:
     nested: bool = False
     selection: Path | None = None
     n_jobs: int = 1
+    # [search] halving = true: successive halving over folds, keeping 1/halving_factor per
+    # rung (train.halving); None: every candidate on every fold.
+    halving: int | None = None
 
     def params(self) -> dict[str, Any]:
         """Flat parameters for a tracking system, e.g. ``features.word_ngrams``."""
@@ -77,6 +80,15 @@ def load_config(path: str | Path) -> ExperimentConfig:
     n_jobs = evaluation.get("n_jobs", 1)
     if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or not 1 <= n_jobs <= 8:
         raise ConfigError(f"{path}: [evaluation] n_jobs is a whole number from 1 to 8")
+    search = raw.get("search", {})
+    halving = search.get("halving", False) if isinstance(search, dict) else False
+    if not isinstance(halving, bool):
+        raise ConfigError(f"{path}: [search] halving is true or false")
+    factor = search.get("halving_factor", 3) if isinstance(search, dict) else 3
+    if not isinstance(factor, int) or isinstance(factor, bool) or not 2 <= factor <= 10:
+        raise ConfigError(f"{path}: [search] halving_factor is a whole number from 2 to 10")
+    if halving and not (evaluation.get("yardstick", False) or selection):
+        raise ConfigError(f"{path}: [search] halving needs [evaluation] yardstick = true")
     return ExperimentConfig(
         name=str(raw.get("name", path.stem)),
         path=path,
@@ -92,4 +104,5 @@ def load_config(path: str | Path) -> ExperimentConfig:
         nested=bool(evaluation.get("nested", False) or selection),
         selection=(path.parent / selection) if selection else None,
         n_jobs=n_jobs,
+        halving=factor if halving else None,
     )

@@ -72,12 +72,21 @@ def run_yardstick(config: ExperimentConfig, labels_dir: Path | None = None,
                   on_stage: Any = None) -> tuple[Any, list[Candidate], int, Any]:
     """Score the candidates (nested when asked): the result, the candidates, the index of
     the one to ship, and the prepared data."""
+    from cppcc_themes.train.halving import halving_selection
     from cppcc_themes.train.select import nested_selection
 
     candidates, shipped = selection_candidates(config)
     data = _data(candidates, labels_dir)
-    result = nested_selection(data, candidates, nested=config.nested and len(candidates) > 1,
-                              n_jobs=config.n_jobs, on_stage=on_stage)
+    nested = config.nested and len(candidates) > 1
+    if config.halving and len(candidates) > 1:
+        # The configuration this run ships (if fixed) is never stopped: its figures come
+        # from every fold.
+        result = halving_selection(data, candidates, factor=config.halving, nested=nested,
+                                   n_jobs=config.n_jobs, on_stage=on_stage,
+                                   keep=[shipped] if shipped >= 0 else [])
+    else:
+        result = nested_selection(data, candidates, nested=nested, n_jobs=config.n_jobs,
+                                  on_stage=on_stage)
     return result, candidates, (result.selected_index if shipped < 0 else shipped), data
 
 
@@ -121,13 +130,17 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
                 with mlflow.start_run(run_name=candidate.name, nested=True,
                                       tags=process_tags()) as child:
                     mlflow.log_params(row["params"])
-                    mlflow.set_tags({"run_kind": "candidate", "parent_name": config.name})
+                    mlflow.set_tags({"run_kind": "candidate", "parent_name": config.name,
+                                     "outer_folds_scored": row["outer_folds_scored"]})
                     mlflow.log_metrics({k: v for k, v in row.items()
                                         if isinstance(v, float)})
                     row["run_id"] = child.info.run_id
         for row in board:
             row.pop("params")
-        board.sort(key=lambda row: -row["criterion"])
+        # Candidates scored on every fold first: a stopped one's partial figure is not
+        # comparable with theirs.
+        board.sort(key=lambda row: (-int(row["outer_folds_scored"].split("/")[0]),
+                                    -row["criterion"]))
         stage(f"gold leave-one-report-out of {winner.name}, refitting on all data, logging")
         with _token_cache():
             evaluation = cross_validate(winner_data, winner.features, winner.model)
@@ -181,6 +194,13 @@ def yardstick_summary(result: Any, candidates: list[Candidate], labels: list[str
         "optimistic": group_figures(result.optimistic, labels),
         "outside_evaluation": OUTSIDE_EVALUATION,
     }
+    stopped = [c.name for c, folds in zip(candidates, result.folds_scored, strict=True)
+               if folds < max(result.folds_scored)]
+    if stopped:
+        summary["halving"] = {
+            "stopped_early": stopped,
+            "how": "successive halving over folds: stopped candidates were scored on the "
+                   "first folds only; the winner's figures come from every fold"}
     if shipped >= 0:
         summary["shipped"] = group_figures(result.per_candidate[shipped], labels)
         summary["shipped_candidate"] = candidates[shipped].name
@@ -218,7 +238,9 @@ def yardstick_metrics(summary: dict[str, Any]) -> dict[str, float]:
 def candidate_rows(result: Any, candidates: list[Candidate]) -> list[dict[str, Any]]:
     """The leaderboard of a yardstick search: each candidate's two figures and criterion."""
     rows = []
-    for candidate, scores in zip(candidates, result.per_candidate, strict=True):
+    all_folds = max(result.folds_scored, default=0)
+    for candidate, scores, folds in zip(candidates, result.per_candidate, result.folds_scored,
+                                        strict=True):
         gold, real = scores["gold_intervals"]["macro_f1"], \
             scores["real-style_intervals"]["macro_f1"]
         rows.append({"candidate": candidate.name, "criterion": round(scores["criterion"], 4),
@@ -227,5 +249,7 @@ def candidate_rows(result: Any, candidates: list[Candidate]) -> list[dict[str, A
                      "real_style_macro_f1": round(scores["real-style_macro_f1"], 4),
                      "real_style_low": real[0], "real_style_high": real[1],
                      "real_style_none_f1": round(scores["real-style_none_f1"], 4),
+                     # Fewer than all: successive halving stopped it; figures are partial.
+                     "outer_folds_scored": f"{folds}/{all_folds}",
                      "params": flat_params(candidate)})
     return rows

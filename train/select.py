@@ -41,12 +41,14 @@ __all__ = [
     "FoldUnit",
     "NestedResult",
     "YardstickCandidate",
+    "collect",
     "joint_folds",
     "nested_selection",
     "out_of_fold",
     "pick",
     "score_groups",
     "selection_criterion",
+    "yardstick_units",
 ]
 
 # Scored sources and how their rows are grouped into folds.
@@ -181,8 +183,14 @@ def out_of_fold(data: Any, candidates: Sequence[YardstickCandidate],
     jobs = [(unit, group) for unit in units for group in groups.values()]
     results = Parallel(n_jobs=n_jobs)(delayed(_run_unit)(data, unit, group)
                                       for unit, group in jobs)
-    shape = data.Y.shape
     by_unit: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+    collect(results, data.Y.shape, by_unit)
+    return by_unit, list(results)
+
+
+def collect(results: Sequence[UnitResult], shape: tuple[int, ...],
+            by_unit: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]) -> None:
+    """Add unit results to ``by_unit`` as full-length arrays (NaN / 0 outside test rows)."""
     for result in results:
         slots = by_unit.setdefault(result.unit, {})
         for index in result.candidates:
@@ -190,7 +198,6 @@ def out_of_fold(data: Any, candidates: Sequence[YardstickCandidate],
             probabilities[result.test_rows] = result.probabilities[index]
             predictions[result.test_rows] = result.predictions[index]
             slots[index] = (probabilities, predictions)
-    return by_unit, list(results)
 
 
 def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +255,9 @@ class NestedResult:
     # Per outer fold: every report/page id an inner fit trained or scored on.
     inner_groups: dict[int, set[str]]
     outer_test_groups: dict[int, set[str]]
+    # Outer folds each candidate was scored on: all of them, except for candidates that
+    # successive halving (``train.halving``) stopped early.
+    folds_scored: list[int] = field(default_factory=list)
 
     @property
     def optimistic(self) -> dict[str, Any]:
@@ -268,16 +278,13 @@ def pick(scores: Sequence[dict[str, Any]], within: float = SIMPLER_WITHIN) -> in
     return next(i for i, score in enumerate(scores) if score["criterion"] >= best - within)
 
 
-def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
-                     n_outer: int = OUTER_FOLDS, n_inner: int = INNER_FOLDS, n_jobs: int = 1,
-                     nested: bool = True,
-                     on_stage: Callable[[str], None] | None = None) -> NestedResult:
-    """Score every candidate on the outer joint folds and, with ``nested``, re-run the search
-    inside each outer fold to estimate the figure of the procedure that ships its winner."""
+def yardstick_units(data: Any, n_outer: int, n_inner: int, nested: bool,
+                    ) -> tuple[np.ndarray, list[FoldUnit]]:
+    """The outer joint folds and every fold unit of a search: outer, then (with ``nested``)
+    each outer fold's inner folds, named ``outer{f}`` and ``outer{f}/inner{g}``."""
     if not (data.sources == "gold").any() or not (data.sources == "real-style").any():
         raise ValueError("the yardstick scores gold and real-style rows: load both sources")
     outer = joint_folds(data.report_ids, data.sources, n_folds=n_outer)
-    scored = outer >= 0
     units = [FoldUnit(f"outer{f}", outer != f, outer == f) for f in range(n_outer)]
     if nested:
         for f in range(n_outer):
@@ -285,6 +292,17 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
             inner = joint_folds(data.report_ids, data.sources, rows=inside, n_folds=n_inner)
             units += [FoldUnit(f"outer{f}/inner{g}", inside & (inner != g), inner == g)
                       for g in range(n_inner)]
+    return outer, units
+
+
+def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
+                     n_outer: int = OUTER_FOLDS, n_inner: int = INNER_FOLDS, n_jobs: int = 1,
+                     nested: bool = True,
+                     on_stage: Callable[[str], None] | None = None) -> NestedResult:
+    """Score every candidate on the outer joint folds and, with ``nested``, re-run the search
+    inside each outer fold to estimate the figure of the procedure that ships its winner."""
+    outer, units = yardstick_units(data, n_outer, n_inner, nested)
+    scored = outer >= 0
     if on_stage is not None:
         on_stage(f"{len(candidates)} candidates x {len(units)} folds")
     by_unit, results = out_of_fold(data, candidates, units, n_jobs)
@@ -324,4 +342,5 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
         outer_folds=outer,
         inner_groups=inner_groups,
         outer_test_groups={f: set(data.report_ids[outer == f]) for f in range(n_outer)},
+        folds_scored=[n_outer] * len(candidates),
     )
