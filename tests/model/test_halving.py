@@ -65,6 +65,12 @@ def test_halving_ships_the_exhaustive_winner_with_its_exhaustive_figures(data):
     # The trailing candidate was stopped after the first rung's 2 folds.
     assert halved.folds_scored[2] == 2, halved.folds_scored
     assert exhaustive.folds_scored == [5, 5, 5]
+    # A configuration a run ships by name (``[evaluation] selection``) is never stopped.
+    kept = halving_selection(data, GRID, factor=3, n_outer=5, n_inner=3, nested=False,
+                             keep=[2])
+    assert kept.folds_scored[2] == 5
+    assert kept.per_candidate[2]["criterion"] == pytest.approx(
+        exhaustive.per_candidate[2]["criterion"], abs=1e-12)
     # The nested figure is that of the halving procedure: each outer fold is scored with the
     # pick of its own halved inner search, by the very fit the exhaustive search makes (also
     # when the outer halving stopped that candidate early).
