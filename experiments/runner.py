@@ -259,7 +259,8 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
             # Error rates of the leave-one-report-out decisions: `profile --adjusted` corrects
             # shares with them (train/quantify.py).
             "quantification": quantification_metadata(evaluation.Y_true, evaluation.Y_pred,
-                                                      result.labels),
+                                                      result.labels, evaluation.probabilities,
+                                                      data.Y),
             "training_data": {"sha256": result.data_hash, "sources": winner.sources,
                               "paragraphs": result.n_paragraphs, "counts": result.counts},
             "features": winner.features,

@@ -35,18 +35,34 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
     "NONE",
+    "PROBABILITY_METHODS",
     "ShareEstimate",
     "adjusted_shares",
     "compare_shares",
     "error_counts",
     "indicator_matrix",
+    "none_probability",
+    "probability_rates",
+    "recalibration",
+    "probability_rates_from_metadata",
     "quantification_metadata",
     "rates_from_metadata",
+    "shipped_method",
 ]
 
 NONE = "none"
 DEFAULT_RESAMPLES = 2000
+# Estimators of a share: on decisions (cc: raw counting, acc, blend) or on probabilities
+# (posterior: median of the report's share drawn from recalibrated probabilities, the estimate
+# with the least expected absolute error; cpcc: mean probability after recalibration on the
+# out-of-fold paragraphs; pcc: mean probability as the model gives it; pacc: pcc adjusted by the mean out-of-fold probability on
+# positives and negatives; emq: Saerens-Latinne-Decaestecker EM prior adjustment).
+PROBABILITY_METHODS = ("posterior", "cpcc", "pacc", "pcc", "emq")
+METHODS = ("cc", "acc", "blend", *PROBABILITY_METHODS)
+DEFAULT_METHOD = "blend"
 # A theme whose tpr - fpr is below this cannot be adjusted: the raw share carries almost no
 # information about the true one. Its interval is then [0, 1].
 MIN_DISCRIMINATION = 0.05
@@ -92,16 +108,93 @@ def error_counts(Y_true: np.ndarray, Y_pred: np.ndarray,
     return counts
 
 
+def none_probability(probabilities: np.ndarray) -> np.ndarray:
+    """Theme probabilities with a last column for ``none``: no theme, themes taken as
+    independent (the one-vs-rest classifiers are)."""
+    probabilities = np.asarray(probabilities, dtype=float).reshape(len(probabilities), -1)
+    return np.column_stack([probabilities, np.prod(1.0 - probabilities, axis=1)])
+
+
+def probability_rates(Y_true: np.ndarray, probabilities: np.ndarray,
+                      labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per theme (and ``none``): mean, standard deviation and count of the out-of-fold
+    probabilities on the paragraphs that have it (``pos``) and those that do not (``neg``).
+
+    PACC divides by ``mean_pos - mean_neg`` as ACC divides by ``tpr - fpr``.
+    """
+    truth, scores = indicator_matrix(Y_true), none_probability(probabilities)
+    rates = {}
+    for column, theme in enumerate([*labels, NONE]):
+        entry: dict[str, float] = {}
+        for side, rows in (("pos", truth[:, column]), ("neg", ~truth[:, column])):
+            values = scores[rows, column]
+            entry[f"n_{side}"] = int(rows.sum())
+            entry[f"mean_{side}"] = round(float(values.mean()), 6) if len(values) else None
+            entry[f"sd_{side}"] = round(float(values.std(ddof=1)), 6) if len(values) > 1 else None
+        rates[theme] = entry
+    return rates
+
+
+def _logit(probabilities: np.ndarray) -> np.ndarray:
+    clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
+    return np.log(clipped / (1 - clipped))
+
+
+def recalibration(Y_true: np.ndarray, probabilities: np.ndarray,
+                  labels: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """Per theme (and ``none``): a logistic map ``p' = sigmoid(a + b logit p)`` fitted on the
+    out-of-fold paragraphs (Platt scaling of the model's own probabilities), with the
+    covariance of ``(a, b)`` (inverse Fisher information) for the intervals. None for a
+    column with a single class out of fold: it is left as the model gives it.
+
+    The model's probabilities are calibrated on its training mix (written text included);
+    the out-of-fold paragraphs are the scored kind, so this map carries them to that kind.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    truth, scores = indicator_matrix(Y_true), none_probability(probabilities)
+    maps: dict[str, dict[str, Any] | None] = {}
+    for column, theme in enumerate([*labels, NONE]):
+        y = truth[:, column]
+        if y.all() or not y.any():
+            maps[theme] = None
+            continue
+        x = _logit(scores[:, column])
+        fit = LogisticRegression(C=100.0).fit(x[:, None], y)
+        a, b = float(fit.intercept_[0]), float(fit.coef_[0, 0])
+        fitted = 1 / (1 + np.exp(-(a + b * x)))
+        design = np.column_stack([np.ones_like(x), x])
+        information = design.T @ (design * (fitted * (1 - fitted))[:, None])
+        covariance = np.linalg.pinv(information)
+        maps[theme] = {"intercept": round(a, 6), "slope": round(b, 6),
+                       "covariance": [[round(float(v), 8) for v in row] for row in covariance]}
+    return maps
+
+
 def quantification_metadata(Y_true: np.ndarray, Y_pred: np.ndarray,
-                            labels: Sequence[str]) -> dict[str, Any]:
-    """The ``quantification`` entry of a packaged model's metadata."""
+                            labels: Sequence[str], probabilities: np.ndarray | None = None,
+                            training_Y: np.ndarray | None = None) -> dict[str, Any]:
+    """The ``quantification`` entry of a packaged model's metadata.
+
+    ``probabilities``: the out-of-fold probabilities behind ``Y_pred`` (for PACC);
+    ``training_Y``: the labels the final model trains on, whose shares are the priors its
+    probabilities carry (for EMQ).
+    """
     counts = error_counts(Y_true, Y_pred, labels)
+    extra: dict[str, Any] = {}
+    if probabilities is not None:
+        extra["probabilities"] = probability_rates(Y_true, probabilities, labels)
+        extra["recalibration"] = recalibration(Y_true, probabilities, labels)
+    if training_Y is not None:
+        prior = indicator_matrix(training_Y).mean(axis=0)
+        extra["training_prior"] = {t: round(float(v), 6) for t, v
+                                   in zip([*labels, NONE], prior, strict=True)}
     return {
-        "method": "classify-and-count blended with adjusted classify-and-count per theme",
         "error_rates_from": "leave-one-report-out predictions on the scored (real) paragraphs",
         "counts": counts,
         "tpr": {t: _rate(c["tp"], c["fn"]) for t, c in counts.items()},
         "fpr": {t: _rate(c["fp"], c["tn"]) for t, c in counts.items()},
+        **extra,
     }
 
 
@@ -185,17 +278,169 @@ def _rate_variance(counts: Mapping[str, Mapping[str, int]],
     return tpr * (1 - tpr) / positives, fpr * (1 - fpr) / negatives
 
 
-def _resampled_raw(decided: np.ndarray, resamples: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Raw shares of ``resamples`` bootstrap samples of the paragraphs (rows).
+def shipped_method(metadata: Mapping[str, Any]) -> str:
+    """The estimator ``profile --adjusted`` uses by default for this model: ``DEFAULT_METHOD``,
+    or ``blend`` for a model whose metadata lacks the probabilities the probability methods
+    need (trained before they were stored)."""
+    if DEFAULT_METHOD in PROBABILITY_METHODS and probability_rates_from_metadata(metadata) is None:
+        return "blend"
+    return DEFAULT_METHOD
 
-    A theme the model gave to no paragraph resamples to 0 every time: its interval is then
-    [0, 0] and says nothing about paragraphs the model missed (a Jeffreys draw there widened
-    every such interval to ~2/n and pushed the measured coverage to 100 %).
+
+def probability_rates_from_metadata(metadata: Mapping[str, Any]
+                                   ) -> dict[str, dict[str, float]] | None:
+    """Mean out-of-fold probabilities and training priors stored by training, per theme and
+    ``none``, or None for a model trained before they were stored."""
+    quantification = metadata.get("quantification") or {}
+    rates, prior = quantification.get("probabilities"), quantification.get("training_prior")
+    maps = quantification.get("recalibration")
+    themes = [*metadata["labels"], NONE]
+    if (not rates or not prior or maps is None
+            or any(t not in rates or t not in prior or t not in maps for t in themes)):
+        return None
+    return {t: {**rates[t], "prior": prior[t], "recalibration": maps[t]} for t in themes}
+
+
+def _probability_arrays(rates: Mapping[str, Mapping[str, float]], themes: Sequence[str]
+                        ) -> dict[str, np.ndarray]:
+    """Per column: mean probability on positives and negatives, their standard errors, and
+    the training prior. A side never seen out of fold counts as perfectly separated."""
+    def column(key: str, default: float) -> np.ndarray:
+        return np.asarray([default if rates[t].get(key) is None else float(rates[t][key])
+                           for t in themes])
+
+    n_pos, n_neg = column("n_pos", 0.0), column("n_neg", 0.0)
+    maps = [rates[t].get("recalibration") or {"intercept": 0.0, "slope": 1.0,
+                                               "covariance": [[0.0, 0.0], [0.0, 0.0]]}
+            for t in themes]
+    return {"map": np.asarray([[m["intercept"], m["slope"]] for m in maps], dtype=float),
+            "map_covariance": np.asarray([m["covariance"] for m in maps], dtype=float),
+            "mean_pos": column("mean_pos", 1.0), "mean_neg": column("mean_neg", 0.0),
+            "se_pos": column("sd_pos", 0.0) / np.sqrt(np.maximum(n_pos, 1.0)),
+            "se_neg": column("sd_neg", 0.0) / np.sqrt(np.maximum(n_neg, 1.0)),
+            "prior": np.clip(column("prior", 0.5), 1e-3, 1 - 1e-3)}
+
+
+def _draw_probability_rates(arrays: Mapping[str, np.ndarray], resamples: int,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the mean out-of-fold probability on positives and negatives (normal, by the
+    central limit theorem over the out-of-fold paragraphs), rows resamples."""
+    shape = (resamples, len(arrays["mean_pos"]))
+    pos = np.clip(arrays["mean_pos"] + arrays["se_pos"] * rng.standard_normal(shape), 0, 1)
+    neg = np.clip(arrays["mean_neg"] + arrays["se_neg"] * rng.standard_normal(shape), 0, 1)
+    return pos, neg
+
+
+def _draw_maps(arrays: Mapping[str, np.ndarray], resamples: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Draws of each column's recalibration ``(a, b)`` from its estimate and covariance:
+    resamples × columns × 2."""
+    draws = np.empty((resamples, *arrays["map"].shape))
+    for column, (centre, covariance) in enumerate(zip(arrays["map"], arrays["map_covariance"],
+                                                      strict=True)):
+        draws[:, column] = rng.multivariate_normal(centre, covariance, resamples,
+                                                   method="eigh")
+    return draws
+
+
+def _recalibrated(scores: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """Probabilities through the maps: ``maps`` columns × 2 gives paragraphs × columns;
+    resamples × columns × 2 gives resamples × paragraphs × columns."""
+    x = _logit(scores)
+    if maps.ndim == 2:
+        return 1 / (1 + np.exp(-(maps[:, 0] + maps[:, 1] * x)))
+    return 1 / (1 + np.exp(-(maps[:, None, :, 0] + maps[:, None, :, 1] * x[None])))
+
+
+# Above this many cells (resamples × paragraphs × columns), the count of a report's paragraphs
+# that truly carry a theme is drawn from its normal approximation, not paragraph by paragraph.
+EXACT_DRAW_CELLS = 3_000_000
+
+
+def _cpcc_draws(scores: np.ndarray, map_draws: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """The share of the report's own paragraphs that carry each theme, drawn: recalibration
+    drawn, then each paragraph's truth drawn from its recalibrated probability. The target is
+    this report's share, not a population's: no paragraph is resampled."""
+    n = len(scores)
+    if map_draws.size // 2 * n <= EXACT_DRAW_CELLS:
+        probabilities = _recalibrated(scores, map_draws)
+        return (rng.random(probabilities.shape) < probabilities).mean(axis=1)
+    draws = np.empty(map_draws.shape[:2])
+    for start in range(len(map_draws)):
+        p = _recalibrated(scores, map_draws[start:start + 1])[0]
+        mean, variance = p.mean(axis=0), (p * (1 - p)).sum(axis=0) / n ** 2
+        draws[start] = np.clip(mean + np.sqrt(variance) * rng.standard_normal(len(mean)), 0, 1)
+    return draws
+
+
+def _pacc(pcc: np.ndarray, mean_pos: np.ndarray, mean_neg: np.ndarray) -> np.ndarray:
+    """Probabilistic ACC (Bella et al. 2010): ``(pcc - mean_neg) / (mean_pos - mean_neg)``."""
+    gap = mean_pos - mean_neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adjusted = np.clip((pcc - mean_neg) / gap, 0.0, 1.0)
+    return np.where(gap >= MIN_DISCRIMINATION, adjusted, np.nan)
+
+
+def _emq(scores: np.ndarray, weights: np.ndarray, prior: np.ndarray,
+         iterations: int = 200, tolerance: float = 1e-6) -> np.ndarray:
+    """Saerens-Latinne-Decaestecker EM, one binary problem per column, for every row of
+    ``weights`` (paragraph weights summing to 1: a bootstrap resample or the report itself).
+
+    The posteriors are re-weighted by the ratio of the current to the training prior until the
+    prior they average to stops moving.
     """
-    n = len(decided)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
-    return weights @ decided.astype(float) / n
+    eps = 1e-6
+    p = np.clip(scores, eps, 1 - eps)[None, :, :]
+    estimate = weights @ scores
+    for _ in range(iterations):
+        ratio_pos = estimate / prior
+        ratio_neg = (1.0 - estimate) / (1.0 - prior)
+        positive = ratio_pos[:, None, :] * p
+        posterior = positive / (positive + ratio_neg[:, None, :] * (1.0 - p))
+        updated = np.einsum("rn,rnt->rt", weights, posterior)
+        converged = np.abs(updated - estimate).max() < tolerance
+        estimate = updated
+        if converged:
+            break
+    return estimate
+
+
+def _estimate(method: str, decided: np.ndarray, scores: np.ndarray | None,
+              weights: np.ndarray, counts_rates: tuple[np.ndarray, np.ndarray],
+              variance: tuple[np.ndarray, np.ndarray],
+              probability_draws: tuple[np.ndarray, np.ndarray] | None,
+              arrays: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """Shares by ``method`` for each row of ``weights`` (resamples × paragraphs)."""
+    n = decided.shape[0]
+    if method in PROBABILITY_METHODS:
+        if method == "emq":
+            return np.vstack([_emq(scores, block, arrays["prior"])
+                              for block in _blocks(weights, n * scores.shape[1])])
+        if method in ("cpcc", "posterior"):
+            return weights @ _recalibrated(scores, arrays["map"])
+        pcc = weights @ scores
+        return pcc if method == "pcc" else _pacc(pcc, *probability_draws)
+    raw = weights @ decided.astype(float)
+    if method == "cc":
+        return raw
+    return _blend(raw, *counts_rates, n, variance, method)
+
+
+def _blocks(weights: np.ndarray, cells: int, budget: int = 2_000_000):
+    """Rows of ``weights`` in blocks whose EM arrays stay under ``budget`` cells."""
+    step = max(1, budget // max(cells, 1))
+    for start in range(0, len(weights), step):
+        yield weights[start:start + step]
+
+
+def _bootstrap_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Paragraph weights of ``resamples`` bootstrap samples (multinomial counts / n).
+
+    A theme the model gave to no paragraph resamples to a raw share of 0 every time: its CC
+    interval is then [0, 0] and says nothing about paragraphs the model missed.
+    """
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) / n
 
 
 def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -207,54 +452,115 @@ def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     return np.where(undefined, 0.0, low), np.where(undefined, 1.0, high)
 
 
+class _Estimator:
+    """Point estimates and bootstrap draws of one method for one model's error rates."""
+
+    def __init__(self, labels: Sequence[str], counts: Mapping[str, Mapping[str, int]],
+                 method: str, rates: Mapping[str, Mapping[str, float]] | None):
+        if method not in METHODS:
+            raise ValueError(f"unknown share method {method!r} (choose from {METHODS})")
+        if method in PROBABILITY_METHODS and rates is None:
+            raise ValueError(f"method {method!r} needs the mean out-of-fold probabilities "
+                             "and training priors of the model: retrain it with this version")
+        self.method, self.themes = method, [*labels, NONE]
+        self.point_rates = _point_rates(counts, self.themes)
+        self.variance = _rate_variance(counts, self.themes)
+        self.counts = counts
+        self.arrays = _probability_arrays(rates, self.themes) if rates is not None else None
+
+    def _inputs(self, decided: np.ndarray, probabilities: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        decided = indicator_matrix(decided)
+        if self.method not in PROBABILITY_METHODS:
+            return decided, None
+        if probabilities is None:
+            raise ValueError(f"method {self.method!r} needs the paragraphs' probabilities")
+        return decided, none_probability(probabilities)
+
+    def point(self, decided: np.ndarray, scores: np.ndarray | None) -> np.ndarray:
+        n = len(decided)
+        arrays = self.arrays
+        means = (arrays["mean_pos"][None], arrays["mean_neg"][None]) if arrays else None
+        return _estimate(self.method, decided, scores, np.full((1, n), 1.0 / n),
+                         self.point_rates, self.variance, means, arrays)[0]
+
+    def rate_draws(self, resamples: int, rng: np.random.Generator) -> tuple[Any, Any]:
+        if self.method in ("cpcc", "posterior"):
+            return None, _draw_maps(self.arrays, resamples, rng)
+        if self.method in PROBABILITY_METHODS:
+            return None, _draw_probability_rates(self.arrays, resamples, rng)
+        return _draw_rates(self.counts, self.themes, resamples, rng), None
+
+    def draws(self, decided: np.ndarray, scores: np.ndarray | None, rate_draws: tuple[Any, Any],
+              resamples: int, rng: np.random.Generator) -> np.ndarray:
+        """Bootstrap draws of the estimate: the error rates drawn, and the paragraphs
+        resampled (or, for cpcc, each paragraph's truth drawn from its probability)."""
+        counts_rates, probability_draws = rate_draws
+        if self.method in ("cpcc", "posterior"):
+            return _cpcc_draws(scores, probability_draws, rng)
+        weights = _bootstrap_weights(len(decided), resamples, rng)
+        return _estimate(self.method, decided, scores, weights, counts_rates or self.point_rates,
+                         self.variance, probability_draws, self.arrays)
+
+
 def adjusted_shares(decided: np.ndarray, labels: Sequence[str],
                     counts: Mapping[str, Mapping[str, int]], *,
+                    probabilities: np.ndarray | None = None,
+                    rates: Mapping[str, Mapping[str, float]] | None = None,
                     resamples: int = DEFAULT_RESAMPLES, level: float = 0.95,
-                    seed: int = 0, method: str = "blend") -> list[ShareEstimate]:
+                    seed: int = 0, method: str = DEFAULT_METHOD) -> list[ShareEstimate]:
     """Adjusted share per theme and ``none`` of one report or group, with its interval.
 
-    ``decided``: the model's 0/1 decisions, paragraphs × themes (in ``labels`` order).
-    ``method``: ``blend`` (default, see ``_blend``) or ``acc`` (plain ACC, for comparison).
+    ``decided``: the model's 0/1 decisions, paragraphs × themes (in ``labels`` order);
+    ``probabilities``: its theme probabilities, same shape (for the probability methods);
+    ``counts``: confusion counts of out-of-fold decisions (``rates_from_metadata``);
+    ``rates``: mean out-of-fold probabilities and priors (``probability_rates_from_metadata``).
+    ``method``: one of ``METHODS``; the interval redraws the paragraphs and the error rates.
     """
-    decided = indicator_matrix(decided)
-    themes = [*labels, NONE]
+    estimator = _Estimator(labels, counts, method, rates)
+    decided, scores = estimator._inputs(decided, probabilities)
     if not len(decided):
-        return [ShareEstimate(t, 0, 0.0, float("nan"), 0.0, 1.0) for t in themes]
+        return [ShareEstimate(t, 0, 0.0, float("nan"), 0.0, 1.0) for t in estimator.themes]
     rng = np.random.default_rng(seed)
-    raw, n = decided.mean(axis=0), len(decided)
-    variance = _rate_variance(counts, themes)
-    point = _blend(raw, *_point_rates(counts, themes), n, variance, method)
-    draws = _blend(_resampled_raw(decided, resamples, rng),
-                   *_draw_rates(counts, themes, resamples, rng), n, variance, method)
+    raw = decided.mean(axis=0)
+    point = estimator.point(decided, scores)
+    rate_draws = estimator.rate_draws(resamples, rng)
+    draws = estimator.draws(decided, scores, rate_draws, resamples, rng)
+    if method == "posterior":
+        point = np.median(draws, axis=0)
     low, high = _interval(draws, level)
     # A skewed bootstrap (a share near 0 or 1) can leave the estimate outside its percentiles.
     low, high = np.fmin(low, point), np.fmax(high, point)
     return [ShareEstimate(theme, int(decided[:, i].sum()), float(raw[i]), float(point[i]),
-                          float(low[i]), float(high[i])) for i, theme in enumerate(themes)]
+                          float(low[i]), float(high[i]))
+            for i, theme in enumerate(estimator.themes)]
 
 
 def compare_shares(decided_a: np.ndarray, decided_b: np.ndarray, labels: Sequence[str],
                    counts: Mapping[str, Mapping[str, int]], *,
+                   probabilities_a: np.ndarray | None = None,
+                   probabilities_b: np.ndarray | None = None,
+                   rates: Mapping[str, Mapping[str, float]] | None = None,
                    resamples: int = DEFAULT_RESAMPLES, level: float = 0.95,
-                   seed: int = 0) -> list[ShareEstimate]:
+                   seed: int = 0, method: str = DEFAULT_METHOD) -> list[ShareEstimate]:
     """Adjusted share of B minus that of A per theme, with a 95 % interval.
 
     Both groups are corrected with the same error-rate draw in each resample: the model's
     errors are shared, so their uncertainty partly cancels in a difference.
     ``paragraphs`` of the result is B's count minus A's; ``raw`` the raw difference.
     """
-    a, b = indicator_matrix(decided_a), indicator_matrix(decided_b)
-    themes = [*labels, NONE]
+    estimator = _Estimator(labels, counts, method, rates)
+    a, scores_a = estimator._inputs(decided_a, probabilities_a)
+    b, scores_b = estimator._inputs(decided_b, probabilities_b)
     if not len(a) or not len(b):
         raise ValueError("both sides of a comparison need at least one paragraph")
     rng = np.random.default_rng(seed)
-    tpr, fpr = _point_rates(counts, themes)
-    variance = _rate_variance(counts, themes)
-    point = (_blend(b.mean(axis=0), tpr, fpr, len(b), variance)
-             - _blend(a.mean(axis=0), tpr, fpr, len(a), variance))
-    draw_tpr, draw_fpr = _draw_rates(counts, themes, resamples, rng)
-    draws = (_blend(_resampled_raw(b, resamples, rng), draw_tpr, draw_fpr, len(b), variance)
-             - _blend(_resampled_raw(a, resamples, rng), draw_tpr, draw_fpr, len(a), variance))
+    point = estimator.point(b, scores_b) - estimator.point(a, scores_a)
+    rate_draws = estimator.rate_draws(resamples, rng)
+    draws = (estimator.draws(b, scores_b, rate_draws, resamples, rng)
+             - estimator.draws(a, scores_a, rate_draws, resamples, rng))
+    if method == "posterior":
+        point = np.median(draws, axis=0)
     tail = (1 - level) / 2 * 100
     undefined = np.isnan(draws).mean(axis=0) > 0.5
     low, high = np.percentile(np.where(np.isnan(draws), 0.0, draws), [tail, 100 - tail], axis=0)
@@ -262,4 +568,4 @@ def compare_shares(decided_a: np.ndarray, decided_b: np.ndarray, labels: Sequenc
     return [ShareEstimate(theme, int(b[:, i].sum() - a[:, i].sum()), float(raw[i]),
                           float(point[i]), float(-1.0 if undefined[i] else low[i]),
                           float(1.0 if undefined[i] else high[i]))
-            for i, theme in enumerate(themes)]
+            for i, theme in enumerate(estimator.themes)]

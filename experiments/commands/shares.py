@@ -26,6 +26,10 @@ def add_share_arguments(parser: argparse.ArgumentParser) -> None:
                         help="adjusted share of B minus A per theme, with a 95%% interval; A and "
                              "B are report names, comma-separated names, glob patterns of "
                              "names, or one of the PATHs (a folder groups its reports)")
+    parser.add_argument("--method", default=None,
+                        choices=["pacc", "pcc", "emq", "acc", "blend", "cc"],
+                        help="estimator of the adjusted shares (default: the one the model's "
+                             "metadata names, chosen by check-shares; see README)")
     parser.add_argument("--resamples", type=int, default=2000,
                         help="bootstrap resamples of the intervals (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -37,6 +41,14 @@ def decisions(report: Any, labels: list[str]) -> Any:
 
     return np.asarray([[label in p.themes for label in labels] for p in report.paragraphs],
                       dtype=int).reshape(len(report.paragraphs), len(labels))
+
+
+def probabilities(report: Any, labels: list[str]) -> Any:
+    """The model's theme probabilities of a tagged report: paragraphs × themes."""
+    import numpy as np
+
+    return np.asarray([[p.scores.get(label, 0.0) for label in labels] for p in report.paragraphs],
+                      dtype=float).reshape(len(report.paragraphs), len(labels))
 
 
 def select_group(spec: str, reports: list[Any]) -> list[Any]:
@@ -53,18 +65,33 @@ def select_group(spec: str, reports: list[Any]) -> list[Any]:
 
 def run_shares(args: argparse.Namespace, model: Any) -> int:
     from cppcc_themes.experiments.commands.tag import tag_inputs
-    from cppcc_themes.train.quantify import adjusted_shares, compare_shares, rates_from_metadata
+    from cppcc_themes.train.quantify import (
+        PROBABILITY_METHODS,
+        adjusted_shares,
+        compare_shares,
+        probability_rates_from_metadata,
+        rates_from_metadata,
+        shipped_method,
+    )
 
     try:
         counts = rates_from_metadata(model.metadata)
     except ValueError as error:
         print_error(f"{args.model}: {error}")
         return EXIT_FATAL
+    rates = probability_rates_from_metadata(model.metadata)
+    method = args.method or shipped_method(model.metadata)
+    if method in PROBABILITY_METHODS and rates is None:
+        print_error(f"{args.model}: --method {method} needs the mean out-of-fold probabilities "
+                    "in metadata.json (key 'quantification'): retrain the model with this "
+                    "version, or use --method blend")
+        return EXIT_FATAL
     if args.resamples < 100:
         print_error("--resamples must be at least 100")
         return EXIT_FATAL
     reports = [report for _, report in tag_inputs(args, model)]
-    options = {"resamples": args.resamples, "seed": args.seed}
+    options = {"resamples": args.resamples, "seed": args.seed, "method": method,
+               "rates": rates}
     if args.compare:
         sides = [select_group(spec, reports) for spec in args.compare]
         for spec, side in zip(args.compare, sides, strict=True):
@@ -75,10 +102,14 @@ def run_shares(args: argparse.Namespace, model: Any) -> int:
         import numpy as np
 
         matrices = [np.vstack([decisions(r, model.labels) for r in side]) for side in sides]
-        rows = [("B - A", compare_shares(*matrices, model.labels, counts, **options))]
+        scores = [np.vstack([probabilities(r, model.labels) for r in side]) for side in sides]
+        rows = [("B - A", compare_shares(*matrices, model.labels, counts,
+                                         probabilities_a=scores[0], probabilities_b=scores[1],
+                                         **options))]
         names = {"A": [r.name for r in sides[0]], "B": [r.name for r in sides[1]]}
     else:
         rows = [(r.name, adjusted_shares(decisions(r, model.labels), model.labels, counts,
+                                         probabilities=probabilities(r, model.labels),
                                          **options)) for r in reports]
         names = {}
     _write(sys.stdout, args.format, rows, names)

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from cppcc_themes.train.quantify import (
+    DEFAULT_METHOD,
     adjusted_shares,
     compare_shares,
     error_counts,
+    probability_rates_from_metadata,
     quantification_metadata,
     rates_from_metadata,
+    shipped_method,
 )
 
 LABELS = ["a", "b"]
@@ -60,7 +63,7 @@ def test_blend_keeps_the_raw_share_of_a_short_report_from_a_good_classifier():
     # Ten paragraphs, tpr 0.95, fpr 0.02: the noise ACC would add outweighs the bias it removes.
     decided = np.array([[1, 0]] * 2 + [[0, 1]] * 8)
     counts = {"a": _counts(0.95, 0.02), "b": _counts(0.95, 0.02), "none": _counts(0.9, 0.02)}
-    blend = adjusted_shares(decided, LABELS, counts, resamples=200)[0]
+    blend = adjusted_shares(decided, LABELS, counts, resamples=200, method="blend")[0]
     acc = adjusted_shares(decided, LABELS, counts, resamples=200, method="acc")[0]
     assert abs(blend.adjusted - blend.raw) < abs(acc.adjusted - acc.raw)
 
@@ -73,7 +76,7 @@ def test_intervals_widen_with_fewer_paragraphs_and_fewer_error_examples():
     few = {"a": _counts(0.8, 0.1, 20, 80), "b": _counts(0.8, 0.1), "none": _counts(0.8, 0.1)}
 
     def width(rows, counts):
-        estimate = adjusted_shares(rows, LABELS, counts, resamples=500)[0]
+        estimate = adjusted_shares(rows, LABELS, counts, resamples=500, method="blend")[0]
         return estimate.high - estimate.low
 
     assert width(decided[:50], many) > width(decided, many)
@@ -84,7 +87,7 @@ def test_a_theme_the_model_cannot_discriminate_gets_the_whole_interval():
     decided = np.array([[1, 0], [0, 1], [1, 1]])
     counts = {"a": {"tp": 5, "fn": 5, "fp": 5, "tn": 5}, "b": _counts(0.9, 0.05),
               "none": _counts(0.9, 0.05)}
-    a = adjusted_shares(decided, LABELS, counts, resamples=200)[0]
+    a = adjusted_shares(decided, LABELS, counts, resamples=200, method="blend")[0]
     assert np.isnan(a.adjusted) and (a.low, a.high) == (0.0, 1.0)
 
 
@@ -94,9 +97,9 @@ def test_comparison_finds_a_real_difference_and_not_a_false_one():
     low_share = np.column_stack([_simulate(800, 0.1, 0.8, 0.05, rng)[1]] * 2)
     high_share = np.column_stack([_simulate(800, 0.4, 0.8, 0.05, rng)[1]] * 2)
     same = np.column_stack([_simulate(800, 0.1, 0.8, 0.05, rng)[1]] * 2)
-    up = compare_shares(low_share, high_share, LABELS, counts, resamples=500)[0]
+    up = compare_shares(low_share, high_share, LABELS, counts, resamples=500, method="blend")[0]
     assert up.low > 0.15 and abs(up.adjusted - 0.3) < 0.08
-    flat = compare_shares(low_share, same, LABELS, counts, resamples=500)[0]
+    flat = compare_shares(low_share, same, LABELS, counts, resamples=500, method="blend")[0]
     assert flat.low < 0 < flat.high
 
 
@@ -108,3 +111,97 @@ def test_metadata_round_trip_and_old_models_are_refused():
     assert meta["quantification"]["tpr"]["a"] == 1.0
     with pytest.raises(ValueError, match="retrain"):
         rates_from_metadata({"labels": LABELS})
+
+
+def _scored_paragraphs(n: int, share: float, rng: np.random.Generator, prior: float = 0.3):
+    """Truth and calibrated probabilities of a classifier trained at ``prior``: scores drawn
+    per class, then turned into the posterior at the training prior (so EM's model holds)."""
+    truth = rng.random(n) < share
+    signal = np.where(truth, rng.normal(1.0, 1.0, n), rng.normal(-1.0, 1.0, n))
+    odds = prior / (1 - prior) * np.exp(2.0 * signal)  # likelihood ratio of the two normals
+    return truth, odds / (1 + odds)
+
+
+def _rates_of(truth: np.ndarray, scores: np.ndarray, prior: float) -> dict:
+    pos, neg = scores[truth], scores[~truth]
+    return {"n_pos": len(pos), "mean_pos": pos.mean(), "sd_pos": pos.std(ddof=1),
+            "n_neg": len(neg), "mean_neg": neg.mean(), "sd_neg": neg.std(ddof=1),
+            "prior": prior}
+
+
+def test_probability_methods_correct_a_shift_in_prevalence_and_cover_the_truth():
+    rng = np.random.default_rng(5)
+    # Out-of-fold paragraphs at the training prior give the mean probabilities per class.
+    oof_truth, oof_scores = _scored_paragraphs(4000, 0.3, rng)
+    truth, scores = _scored_paragraphs(3000, 0.6, rng)
+    P = np.column_stack([scores, scores])
+    decided = (P >= 0.5).astype(int)
+    none_truth, none_scores = _scored_paragraphs(4000, 0.2, rng, prior=0.2)
+    rates = {"a": _rates_of(oof_truth, oof_scores, 0.3), "b": _rates_of(oof_truth, oof_scores, 0.3),
+             "none": _rates_of(none_truth, none_scores, 0.2)}
+    counts = {t: _counts(0.8, 0.1) for t in ("a", "b", "none")}
+    pcc = adjusted_shares(decided, LABELS, counts, probabilities=P, rates=rates,
+                          resamples=300, method="pcc")[0]
+    assert pcc.adjusted < truth.mean() - 0.05   # the mean probability leans to the training prior
+    for method in ("pacc", "emq"):
+        a = adjusted_shares(decided, LABELS, counts, probabilities=P, rates=rates,
+                            resamples=300, method=method)[0]
+        assert abs(a.adjusted - truth.mean()) < 0.03, method
+        assert a.low <= truth.mean() <= a.high, method
+
+
+def test_probability_methods_need_probabilities_and_rates():
+    decided = np.array([[1, 0], [0, 1]])
+    counts = {t: _counts(0.8, 0.1) for t in ("a", "b", "none")}
+    with pytest.raises(ValueError, match="retrain"):
+        adjusted_shares(decided, LABELS, counts, method="pacc")
+    with pytest.raises(ValueError, match="unknown share method"):
+        adjusted_shares(decided, LABELS, counts, method="magic")
+
+
+def test_metadata_carries_mean_out_of_fold_probabilities_and_priors():
+    Y = np.array([[1, 0], [0, 1], [0, 0], [1, 1]])
+    P = np.array([[0.9, 0.2], [0.1, 0.7], [0.2, 0.1], [0.6, 0.8]])
+    meta = {"labels": LABELS,
+            "quantification": quantification_metadata(Y, (P >= 0.5).astype(int), LABELS, P,
+                                                      np.vstack([Y, [[0, 0]]]))}
+    rates = probability_rates_from_metadata(meta)
+    assert rates["a"]["mean_pos"] == pytest.approx(0.75)
+    assert rates["a"]["mean_neg"] == pytest.approx(0.15)
+    assert rates["a"]["n_pos"] == 2 and rates["b"]["prior"] == pytest.approx(0.4)
+    # none: P(no theme) = product of (1 - p); row 2 is the only none paragraph.
+    assert rates["none"]["mean_pos"] == pytest.approx(0.8 * 0.9)
+    assert rates["none"]["prior"] == pytest.approx(0.4)
+    assert shipped_method(meta) == DEFAULT_METHOD
+    old = {"labels": LABELS, "quantification": quantification_metadata(Y, Y, LABELS)}
+    assert probability_rates_from_metadata(old) is None
+    assert shipped_method(old) in ("blend", "acc", "cc")
+
+
+def test_recalibrated_pcc_beats_counting_and_covers_a_short_reports_own_share():
+    # An over-confident model (logit doubled): the map fitted on out-of-fold paragraphs
+    # undoes that, and the mean recalibrated probability estimates each report's own share.
+    rng = np.random.default_rng(7)
+
+    def paragraphs(n, share):
+        truth, calibrated = _scored_paragraphs(n, share, rng, prior=share)
+        logit = np.log(calibrated / (1 - calibrated))
+        return truth, 1 / (1 + np.exp(-2 * logit))
+
+    oof_truth, oof_scores = paragraphs(1500, 0.3)
+    Y_oof = np.column_stack([oof_truth, oof_truth]).astype(int)
+    P_oof = np.column_stack([oof_scores, oof_scores])
+    meta = {"labels": LABELS, "quantification": quantification_metadata(
+        Y_oof, (P_oof >= 0.5).astype(int), LABELS, P_oof, Y_oof)}
+    counts, rates = rates_from_metadata(meta), probability_rates_from_metadata(meta)
+    errors, covered = {"cc": [], "cpcc": []}, []
+    for _ in range(60):
+        truth, scores = paragraphs(15, 0.3)
+        P = np.column_stack([scores, scores])
+        estimate = adjusted_shares((P >= 0.5).astype(int), LABELS, counts, probabilities=P,
+                                   rates=rates, resamples=300, method="cpcc")[0]
+        errors["cc"].append(abs(estimate.raw - truth.mean()))
+        errors["cpcc"].append(abs(estimate.adjusted - truth.mean()))
+        covered.append(estimate.low <= truth.mean() <= estimate.high)
+    assert np.mean(errors["cpcc"]) < np.mean(errors["cc"])
+    assert 0.85 <= np.mean(covered) <= 1.0

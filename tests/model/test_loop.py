@@ -54,6 +54,11 @@ def test_suggest_label_import_train_profile(tmp_path: Path, root: Path, corpus: 
                  "--tracking-uri", uri, "--quiet"]) == 0
     meta = json.loads((first / "metadata.json").read_text(encoding="utf-8"))
     assert set(meta["quantification"]["counts"]) == {*meta["labels"], "none"}
+    # What the probability estimators need, from the same out-of-fold predictions.
+    for key in ("probabilities", "recalibration", "training_prior"):
+        assert set(meta["quantification"][key]) == {*meta["labels"], "none"}
+    assert all(0 <= r["mean_neg"] < r["mean_pos"] <= 1
+               for r in meta["quantification"]["probabilities"].values())
 
     batch = tmp_path / "batch.jsonl"
     assert main(["suggest", str(corpus), str(root / "labels/reports"), "--n", "12",
