@@ -58,8 +58,9 @@ DEFAULT_RESAMPLES = 2000
 # Estimators of a share: on decisions (cc: raw counting, acc, blend) or on probabilities
 # (posterior: median of the report's share drawn from recalibrated probabilities, the estimate
 # with the least expected absolute error; cpcc: mean probability after recalibration on the
-# out-of-fold paragraphs; pcc: mean probability as the model gives it; pacc: pcc adjusted by the mean out-of-fold probability on
-# positives and negatives; emq: Saerens-Latinne-Decaestecker EM prior adjustment).
+# out-of-fold paragraphs; pcc: mean probability as the model gives it; pacc: pcc adjusted by
+# the mean out-of-fold probability on positives and negatives; emq: Saerens-Latinne-
+# Decaestecker EM prior adjustment).
 PROBABILITY_METHODS = ("posterior", "cpcc", "pacc", "pcc", "emq")
 METHODS = ("cc", "acc", "blend", *PROBABILITY_METHODS)
 DEFAULT_METHOD = "blend"
