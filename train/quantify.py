@@ -1,29 +1,42 @@
-"""Theme shares corrected for the model's errors, with bootstrap intervals.
+"""Theme shares corrected for the model's errors, with intervals.
 
 A report's raw share of a theme (the fraction of its paragraphs the model tags with it:
 classify and count, CC) is biased: a theme the model misses often is under-counted, a theme it
-over-assigns is over-counted. Adjusted classify-and-count (ACC; Forman 2008) removes that bias
-by inverting the expected raw rate, ``q = p * tpr + (1 - p) * fpr``, into
-``p = (q - fpr) / (tpr - fpr)`` (clipped to [0, 1]), one binary quantification per theme
-(multi-label) and one for ``none`` (no theme at all). But ACC divides the noise of a short
-report by ``tpr - fpr`` and adds the noise of the error rates: on reports of a few dozen
-paragraphs from a good classifier it is *further* from the truth than CC on average (measured:
-``experiments/README.md``). The estimate used here is therefore the blend of the two that
-minimises the expected squared error given the report's length and the error rates, with
-``w`` in [0, 1] (``_blend``): all ACC when the expected bias of CC outweighs the variance ACC
-adds (long reports, a theme the model misses often), all CC when it does not.
+over-assigns is over-counted. Estimators here, one binary quantification per theme and one for
+``none`` (no theme at all), chosen by ``method``:
 
-The true and false positive rates come from the model's leave-one-report-out predictions made
-at training time (``error_counts``, stored in ``metadata.json``): never from the final model
-on its own training text, which would make it look nearly error-free. The 95 % interval of a
-share is a percentile bootstrap that redraws both the report's paragraphs and the error rates
-(each rate resampled from its confusion counts) and recomputes the whole estimate, so it
-widens when the report is short and when the error rates rest on few examples.
+- ``posterior`` (the default): what a user asks is the share of *this* report's paragraphs,
+  a fixed quantity. Given the model's probabilities, recalibrated on the out-of-fold
+  paragraphs (``recalibration``: a logistic map of the logit per theme), each paragraph
+  carries the theme with its recalibrated probability; drawing the map from its estimate's
+  covariance and each paragraph's truth from its probability gives the distribution of the
+  report's share. The estimate is its median (least expected absolute error), the interval
+  its 2.5-97.5 percentiles. Nothing is resampled from the report: its paragraphs are what
+  they are; only which of them truly carry the theme is uncertain.
+- ``cpcc``: the mean of the same recalibrated probabilities (same interval).
+- ``pcc`` / ``pacc`` (Bella et al. 2010): the mean probability as the model gives it, and that
+  mean corrected by the mean out-of-fold probability on positives and negatives,
+  ``(pcc - m_neg) / (m_pos - m_neg)``.
+- ``emq`` (Saerens, Latinne & Decaestecker 2002): EM re-weighting of the posteriors from the
+  training prior to the report's.
+- ``acc`` (Forman 2008): ``(raw - fpr) / (tpr - fpr)``; ``blend``: CC moved towards ACC by
+  the weight minimising the expected squared error (``_blend``); ``cc``: the raw share.
+  Their intervals, and those of pcc/pacc/emq, are percentile bootstraps over the report's
+  paragraphs and the error rates (confusion counts, or mean probabilities, redrawn).
 
-Written by hand rather than with QuaPy: the estimators are a few lines of arithmetic on
-counts; QuaPy would estimate the rates by refitting the classifier on folds that ignore report
-groups (one report's paragraphs on both sides), needs the training data at tagging time, and
-would add a dependency to the tagging path, which must start fast.
+Which one ships is measured by ``cppcc-themes check-shares`` (``experiments/README.md``): on
+short held-out pages ACC, PACC and EMQ divide the noise of a dozen paragraphs by
+``tpr - fpr`` and end further from the truth than CC; the posterior median keeps CC's answer
+where the model is sure and moves where it is not.
+
+Every error rate, mean probability and recalibration map comes from the model's grouped
+out-of-fold predictions made at training time (stored in ``metadata.json``): never from the
+final model on its own training text, which would make it look nearly error-free.
+
+Written by hand rather than with QuaPy: the estimators are a few lines of arithmetic; QuaPy
+would estimate its rates by refitting the classifier on folds that ignore report groups (one
+report's paragraphs on both sides), needs the training data at tagging time, and would add a
+dependency to the tagging path, which must start fast.
 """
 
 from __future__ import annotations
@@ -63,7 +76,7 @@ DEFAULT_RESAMPLES = 2000
 # Decaestecker EM prior adjustment).
 PROBABILITY_METHODS = ("posterior", "cpcc", "pacc", "pcc", "emq")
 METHODS = ("cc", "acc", "blend", *PROBABILITY_METHODS)
-DEFAULT_METHOD = "blend"
+DEFAULT_METHOD = "posterior"
 # A theme whose tpr - fpr is below this cannot be adjusted: the raw share carries almost no
 # information about the true one. Its interval is then [0, 1].
 MIN_DISCRIMINATION = 0.05

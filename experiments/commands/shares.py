@@ -27,9 +27,10 @@ def add_share_arguments(parser: argparse.ArgumentParser) -> None:
                              "B are report names, comma-separated names, glob patterns of "
                              "names, or one of the PATHs (a folder groups its reports)")
     parser.add_argument("--method", default=None,
-                        choices=["pacc", "pcc", "emq", "acc", "blend", "cc"],
-                        help="estimator of the adjusted shares (default: the one the model's "
-                             "metadata names, chosen by check-shares; see README)")
+                        choices=["posterior", "cpcc", "pacc", "pcc", "emq", "acc", "blend", "cc"],
+                        help="estimator of the adjusted shares (default: posterior, the one "
+                             "check-shares chose; blend for a model without out-of-fold "
+                             "probabilities in its metadata; see README)")
     parser.add_argument("--resamples", type=int, default=2000,
                         help="bootstrap resamples of the intervals (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")

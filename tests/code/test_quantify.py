@@ -194,14 +194,19 @@ def test_recalibrated_pcc_beats_counting_and_covers_a_short_reports_own_share():
     meta = {"labels": LABELS, "quantification": quantification_metadata(
         Y_oof, (P_oof >= 0.5).astype(int), LABELS, P_oof, Y_oof)}
     counts, rates = rates_from_metadata(meta), probability_rates_from_metadata(meta)
-    errors, covered = {"cc": [], "cpcc": []}, []
+    errors = {"cc": [], "cpcc": [], "posterior": []}
+    covered = {"cpcc": [], "posterior": []}
     for _ in range(60):
         truth, scores = paragraphs(15, 0.3)
         P = np.column_stack([scores, scores])
-        estimate = adjusted_shares((P >= 0.5).astype(int), LABELS, counts, probabilities=P,
-                                   rates=rates, resamples=300, method="cpcc")[0]
+        for method in ("cpcc", "posterior"):
+            estimate = adjusted_shares((P >= 0.5).astype(int), LABELS, counts,
+                                       probabilities=P, rates=rates, resamples=300,
+                                       method=method)[0]
+            errors[method].append(abs(estimate.adjusted - truth.mean()))
+            covered[method].append(estimate.low <= truth.mean() <= estimate.high)
         errors["cc"].append(abs(estimate.raw - truth.mean()))
-        errors["cpcc"].append(abs(estimate.adjusted - truth.mean()))
-        covered.append(estimate.low <= truth.mean() <= estimate.high)
     assert np.mean(errors["cpcc"]) < np.mean(errors["cc"])
-    assert 0.85 <= np.mean(covered) <= 1.0
+    assert np.mean(errors["posterior"]) < np.mean(errors["cc"])
+    for method in covered:
+        assert 0.85 <= np.mean(covered[method]) <= 1.0, method
