@@ -19,6 +19,9 @@ from typing import Any
 from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, print_error
 
 DEFAULT_SOURCES = ["gold", "authored", "labels/web-style"]
+# check-shares holds out every real-like report: the seeds and both web-page sources.
+SHARE_SOURCES = ["gold", "authored", "real-style", "web-style"]
+SHARE_SCORED = ["gold", "web-style", "real-style"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,22 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check-shares", help="simulate adjusted shares on held-out reports (MLflow run)",
         description="Outer grouped folds hold reports out; inner grouped folds estimate the "
                     "error rates; compare raw and adjusted shares with the true ones.")
-    _common(shares)
+    _common(shares, SHARE_SOURCES)
     shares.add_argument("--outer", type=int, default=8, help="outer grouped folds")
     shares.add_argument("--inner", type=int, default=5, help="inner grouped folds (error rates)")
     shares.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    shares.add_argument("--scored", nargs="+", default=None, metavar="SOURCE",
-                        help="source names held out and used for error rates (default: every "
-                             "source); the others only train, as authored text does in training")
+    shares.add_argument("--scored", nargs="+", default=SHARE_SCORED, metavar="SOURCE",
+                        help="source names held out and used for error rates (default: "
+                             f"{' '.join(SHARE_SCORED)}); the others only train, as authored "
+                             "text does in training")
     shares.set_defaults(func=run_shares)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, sources: list[str] = DEFAULT_SOURCES) -> None:
     parser.add_argument("--config", default="experiments/baseline.toml",
                         help="experiment file whose features and model are simulated")
-    parser.add_argument("--sources", nargs="+", default=DEFAULT_SOURCES,
-                        help="labelled sources whose reports are simulated on (default: gold, "
-                             "authored, labels/web-style)")
+    parser.add_argument("--sources", nargs="+", default=sources,
+                        help="labelled sources whose reports are simulated on (default: "
+                             f"{' '.join(sources)})")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
                         "$MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     parser.add_argument("--experiment", default="cppcc-themes-simulations",
