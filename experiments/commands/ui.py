@@ -29,7 +29,12 @@ VIEW_KEY = "cppcc-themes-runs"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING_KIND = "custom_model_development"
-READY_TIMEOUT_SECONDS = 60
+# A new store's tables are created on the first start: 45 s on this 2-core machine under load 7.
+READY_TIMEOUT_SECONDS = 300
+# Past this, say that the server is still starting rather than look hung.
+PATIENCE_SECONDS = 10
+# MLflow's server imports a module Starlette has deprecated; its warning is not the user's.
+SERVER_WARNINGS = "ignore:starlette.middleware.wsgi is deprecated"
 STOP_TIMEOUT_SECONDS = 10
 
 
@@ -119,7 +124,9 @@ def start_server(uri: str, port: int) -> subprocess.Popen:
     # slowed the start by a third.
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    warnings = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), SERVER_WARNINGS)))
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           "PYTHONWARNINGS": warnings}
     return subprocess.Popen(command, env=env, start_new_session=True,
                             preexec_fn=die_with_parent)
 
@@ -155,8 +162,15 @@ def _group_alive(group: int) -> bool:
 
 def wait_until_ready(server: subprocess.Popen, base: str, seconds: float) -> bool:
     """True once the server answers its health check, False if it exits or times out."""
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
+    told = False
     while time.monotonic() < deadline:
+        if not told and time.monotonic() - start > PATIENCE_SECONDS:
+            print(f"MLflow server still starting (a new store's tables are created on its first "
+                  f"start; a busy machine is slower); waiting up to {seconds:.0f} s ...",
+                  file=sys.stderr, flush=True)
+            told = True
         if server.poll() is not None:
             return False
         try:
