@@ -31,6 +31,7 @@ from cppcc_themes.features.vectorize import build_vectorizer
 
 __all__ = [
     "CLASSIFIERS",
+    "CUE_KEYS",
     "DEFAULT_MODEL",
     "EMBEDDING_MODES",
     "HEADING_KEYS",
@@ -52,6 +53,10 @@ DEFAULT_MODEL: dict[str, Any] = {
     "class_weight": "balanced",
     "threshold": 0.5,
     "threshold_folds": 4,
+    # A first-stage "report content or not" gate (train/gate.py): "none", "product" or
+    # "threshold" (a theme only where the gate's probability reaches gate_threshold).
+    "gate": "none",
+    "gate_threshold": 0.5,
 }
 
 # Dense sentence embeddings: not at all, instead of TF-IDF, or beside it.
@@ -61,6 +66,8 @@ THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 # [features] keys of the heading block: on or off, and its weight beside the paragraph's own.
 HEADING_KEYS = ("heading", "heading_weight")
+# [features] keys of the codebook cue block (features/cues.py): on or off, and its weight.
+CUE_KEYS = ("cues", "cue_weight")
 
 
 def _as_strings(values: Any) -> list[str]:
@@ -204,10 +211,16 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             test = test[mask[test]]
             if len(test) == 0:
                 continue
-            inner = self._one_vs_rest().fit(_safe_indexing(X, train), Y[train])
-            probabilities[test] = _theme_probabilities(inner, _safe_indexing(X, test))
+            probabilities[test] = self._inner_probabilities(
+                _safe_indexing(X, train), Y[train], _safe_indexing(X, test))
         seen = mask & ~np.isnan(probabilities).any(axis=1)
         return tune_thresholds(Y[seen], probabilities[seen])
+
+    def _inner_probabilities(self, X_train: Any, Y_train: np.ndarray, X_test: Any,
+                             ) -> np.ndarray:
+        """Theme probabilities of ``X_test`` from a model fitted on one inner fold (what the
+        thresholds are tuned on; a subclass that changes ``predict_proba`` changes this too)."""
+        return _theme_probabilities(self._one_vs_rest().fit(X_train, Y_train), X_test)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each theme, column per theme."""
@@ -301,6 +314,15 @@ def build_classifier(config: Mapping[str, Any] | None = None) -> MultiLabelTheme
     name = merged["classifier"]
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
+    if merged["gate"] not in ("none", "", None, False):
+        from cppcc_themes.train.gate import GatedThemeClassifier
+
+        # The gate is the same kind of classifier, on the same features, trained on "has any
+        # theme" over every training row.
+        return GatedThemeClassifier(CLASSIFIERS[name](merged), thresholds=merged["threshold"],
+                                    threshold_folds=int(merged["threshold_folds"]),
+                                    gate=CLASSIFIERS[name](merged), combine=merged["gate"],
+                                    gate_threshold=float(merged["gate_threshold"]))
     return MultiLabelThemeClassifier(CLASSIFIERS[name](merged), thresholds=merged["threshold"],
                                      threshold_folds=int(merged["threshold_folds"]))
 
@@ -312,11 +334,19 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     wheel, nothing is downloaded.
     """
     tfidf_config = {k: v for k, v in (config or {}).items()
-                    if k != "embeddings" and k not in HEADING_KEYS}
+                    if k != "embeddings" and k not in HEADING_KEYS and k not in CUE_KEYS}
     mode = (config or {}).get("embeddings", "none")
     if mode not in EMBEDDING_MODES:
         raise ValueError(f"unknown embeddings mode {mode!r}; choose from {EMBEDDING_MODES}")
     tfidf = build_vectorizer(tfidf_config)
+    if (config or {}).get("cues", False):
+        if mode != "none":
+            raise ValueError("features.cues goes with TF-IDF alone, not with embeddings")
+        from cppcc_themes.features.cues import CueFeatures
+
+        weight = float((config or {}).get("cue_weight", 0.5))
+        return FeatureUnion([("tfidf", tfidf), ("cues", CueFeatures())],
+                            transformer_weights={"tfidf": 1.0, "cues": weight})
     if mode == "none":
         return tfidf
     from cppcc_themes.features.embeddings import SentenceEmbedder
@@ -336,7 +366,7 @@ def build_heading_features(config: Mapping[str, Any] | None = None) -> Any:
     config = dict(config or {})
     weight = float(config.pop("heading_weight", 0.5))
     config.pop("heading", None)
-    tfidf_config = {k: v for k, v in config.items() if k != "embeddings"}
+    tfidf_config = {k: v for k, v in config.items() if k != "embeddings" and k not in CUE_KEYS}
     heading = Pipeline([("markers", FunctionTransformer(strip_heading_markers,
                                                          feature_names_out="one-to-one")),
                         ("words", build_vectorizer({**tfidf_config, "analyzer": "word"}))])

@@ -417,6 +417,10 @@ _EVIDENCE_IGNORES = re.compile(r"[\W_]+")
 # Prefixes scikit-learn puts before a feature's name: the blocks of a FeatureUnion or
 # ColumnTransformer ("text__words__协商"). A heading's words are marked as such.
 _BLOCK_PREFIXES = ("text__", "words__", "chars__", "tfidf__", "embeddings__")
+# The codebook cue block (features/cues.py) and the mark of its count columns (the same as
+# features.cues.COUNT_PREFIX; not imported, so that tagging need not load that module).
+_CUE_BLOCK = "cues__"
+_COUNT_PREFIX = "#cues:"
 
 
 def readable_feature_name(name: str) -> str:
@@ -426,12 +430,19 @@ def readable_feature_name(name: str) -> str:
         return "heading:" + readable_feature_name(name[len("heading__"):])
     while name.startswith(_BLOCK_PREFIXES):
         name = name.split("__", 1)[1]
+    if name.startswith(_CUE_BLOCK):
+        # A codebook cue term shows as "cue:<term>"; a count column keeps its "#" name.
+        term = name[len(_CUE_BLOCK):]
+        return term if term.startswith(_COUNT_PREFIX) else "cue:" + term
     return name
 
 
 def is_evidence(name: str) -> bool:
-    """A word or phrase: at least two characters besides spaces, punctuation and symbols."""
-    core = name.removeprefix("heading:")
+    """A word or phrase: at least two characters besides spaces, punctuation and symbols.
+    A count column (``#cues:…``, the number of a theme's codebook cues) is never evidence."""
+    core = name.removeprefix("heading:").removeprefix("cue:")
+    if core.startswith(_COUNT_PREFIX):
+        return False
     return len(_EVIDENCE_IGNORES.sub("", core)) >= 2
 
 
