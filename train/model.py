@@ -66,8 +66,9 @@ THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 # [features] keys of the heading block: on or off, and its weight beside the paragraph's own.
 HEADING_KEYS = ("heading", "heading_weight")
-# [features] keys of the codebook cue block (features/cues.py): on or off, and its weight.
-CUE_KEYS = ("cues", "cue_weight")
+# [features] keys of the blocks beside TF-IDF, each on or off with its weight: codebook cues
+# (features/cues.py) and line shape (features/shape.py).
+CUE_KEYS = ("cues", "cue_weight", "shape", "shape_weight")
 
 
 def _as_strings(values: Any) -> list[str]:
@@ -339,14 +340,14 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     if mode not in EMBEDDING_MODES:
         raise ValueError(f"unknown embeddings mode {mode!r}; choose from {EMBEDDING_MODES}")
     tfidf = build_vectorizer(tfidf_config)
-    if (config or {}).get("cues", False):
+    extra = _extra_blocks(config or {})
+    if extra:
         if mode != "none":
-            raise ValueError("features.cues goes with TF-IDF alone, not with embeddings")
-        from cppcc_themes.features.cues import CueFeatures
-
-        weight = float((config or {}).get("cue_weight", 0.5))
-        return FeatureUnion([("tfidf", tfidf), ("cues", CueFeatures())],
-                            transformer_weights={"tfidf": 1.0, "cues": weight})
+            raise ValueError("features.cues and features.shape go with TF-IDF alone, not "
+                             "with embeddings")
+        weights = {"tfidf": 1.0, **{name: weight for name, _, weight in extra}}
+        return FeatureUnion([("tfidf", tfidf), *((name, block) for name, block, _ in extra)],
+                            transformer_weights=weights)
     if mode == "none":
         return tfidf
     from cppcc_themes.features.embeddings import SentenceEmbedder
@@ -354,6 +355,21 @@ def build_features(config: Mapping[str, Any] | None = None) -> Any:
     if mode == "only":
         return SentenceEmbedder()
     return FeatureUnion([("tfidf", tfidf), ("embeddings", SentenceEmbedder())])
+
+
+def _extra_blocks(config: Mapping[str, Any]) -> list[tuple[str, Any, float]]:
+    """(name, transformer, weight) of the blocks beside TF-IDF the config asks for: codebook
+    cues (``cues``, ``cue_weight``) and line shape (``shape``, ``shape_weight``)."""
+    blocks = []
+    if config.get("cues", False):
+        from cppcc_themes.features.cues import CueFeatures
+
+        blocks.append(("cues", CueFeatures(), float(config.get("cue_weight", 0.5))))
+    if config.get("shape", False):
+        from cppcc_themes.features.shape import LineShapeFeatures
+
+        blocks.append(("shape", LineShapeFeatures(), float(config.get("shape_weight", 0.5))))
+    return blocks
 
 
 def build_heading_features(config: Mapping[str, Any] | None = None) -> Any:

@@ -417,10 +417,11 @@ _EVIDENCE_IGNORES = re.compile(r"[\W_]+")
 # Prefixes scikit-learn puts before a feature's name: the blocks of a FeatureUnion or
 # ColumnTransformer ("text__words__协商"). A heading's words are marked as such.
 _BLOCK_PREFIXES = ("text__", "words__", "chars__", "tfidf__", "embeddings__")
-# The codebook cue block (features/cues.py) and the mark of its count columns (the same as
-# features.cues.COUNT_PREFIX; not imported, so that tagging need not load that module).
+# The codebook cue block (features/cues.py), and the marks of columns that measure rather than
+# name a word: cue counts and line shape (features.cues.COUNT_PREFIX, features.shape.
+# SHAPE_PREFIX; not imported, so that tagging need not load those modules).
 _CUE_BLOCK = "cues__"
-_COUNT_PREFIX = "#cues:"
+_COUNT_PREFIXES = ("#cues:", "#shape:")
 
 
 def readable_feature_name(name: str) -> str:
@@ -430,18 +431,20 @@ def readable_feature_name(name: str) -> str:
         return "heading:" + readable_feature_name(name[len("heading__"):])
     while name.startswith(_BLOCK_PREFIXES):
         name = name.split("__", 1)[1]
+    if name.startswith("shape__"):
+        return name[len("shape__"):]
     if name.startswith(_CUE_BLOCK):
         # A codebook cue term shows as "cue:<term>"; a count column keeps its "#" name.
         term = name[len(_CUE_BLOCK):]
-        return term if term.startswith(_COUNT_PREFIX) else "cue:" + term
+        return term if term.startswith(_COUNT_PREFIXES) else "cue:" + term
     return name
 
 
 def is_evidence(name: str) -> bool:
     """A word or phrase: at least two characters besides spaces, punctuation and symbols.
-    A count column (``#cues:…``, the number of a theme's codebook cues) is never evidence."""
+    A measure (``#cues:…``, ``#shape:…``: cue counts, line length) is never evidence."""
     core = name.removeprefix("heading:").removeprefix("cue:")
-    if core.startswith(_COUNT_PREFIX):
+    if core.startswith(_COUNT_PREFIXES):
         return False
     return len(_EVIDENCE_IGNORES.sub("", core)) >= 2
 

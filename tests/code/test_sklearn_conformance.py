@@ -21,7 +21,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import cppcc_themes.features.vectorize as vectorize
 from cppcc_themes.experiments.config import load_config
+from cppcc_themes.features.cues import CueFeatures
 from cppcc_themes.features.embeddings import SentenceEmbedder
+from cppcc_themes.features.shape import LineShapeFeatures
 from cppcc_themes.features.vectorize import FastTfidfVectorizer
 from cppcc_themes.train.data import label_matrix, label_names
 from cppcc_themes.train.model import MultiLabelThemeClassifier, build_classifier, build_pipeline
@@ -57,10 +59,15 @@ ESTIMATORS = [
     build_classifier(),  # the shipped [model] defaults: logistic regression per theme
     build_classifier({"threshold": "tuned"}),
     MultiLabelThemeClassifier(),
+    # The content gate (train/gate.py): softly, and as a hard threshold.
+    build_classifier({"gate": "product"}),
+    build_classifier({"gate": "threshold", "gate_threshold": 0.4}),
     # Text in: scikit-learn skips its numeric checks for string input (see the API checks
     # below and the equivalence test for what runs on these instead).
     FastTfidfVectorizer(),
     SentenceEmbedder(),
+    CueFeatures(),
+    LineShapeFeatures(),
 ]
 
 
@@ -78,15 +85,17 @@ API_CHECKS = ["check_no_attributes_set_in_init", "check_estimator_repr",
               "check_estimator_cloneable"]
 
 
+TEXT_ESTIMATORS = [FastTfidfVectorizer(), SentenceEmbedder(), CueFeatures(), LineShapeFeatures()]
+
+
 @pytest.mark.parametrize("check_name", API_CHECKS)
-@pytest.mark.parametrize("estimator", [FastTfidfVectorizer(), SentenceEmbedder()],
-                         ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", TEXT_ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_text_estimators_pass_the_api_checks(estimator, check_name):
     getattr(estimator_checks, check_name)(type(estimator).__name__, estimator)
 
 
 def test_text_estimators_declare_string_input():
-    for estimator in (FastTfidfVectorizer(), SentenceEmbedder()):
+    for estimator in TEXT_ESTIMATORS:
         tags = estimator.__sklearn_tags__()
         assert tags.input_tags.string and not tags.input_tags.two_d_array
 
