@@ -59,8 +59,7 @@ ESTIMATORS = [
     build_classifier(),  # the shipped [model] defaults: logistic regression per theme
     build_classifier({"threshold": "tuned"}),
     MultiLabelThemeClassifier(),
-    # The content gate (train/gate.py): softly, and as a hard threshold.
-    build_classifier({"gate": "product"}),
+    # The content gate (train/gate.py), as a threshold (the product is the simpler path).
     build_classifier({"gate": "threshold", "gate_threshold": 0.4}),
     # Text in: scikit-learn skips its numeric checks for string input (see the API checks
     # below and the equivalence test for what runs on these instead).
