@@ -146,11 +146,31 @@ def run_yardstick_experiment(config: ExperimentConfig, tracking_uri: str, *,
             evaluation = cross_validate(winner_data, winner.features, winner.model)
         log_training_data(winner_dataset, winner.sources, winner_data.data_hash)
         outcome = _log_winner(config, winner, winner_data, evaluation, board, run.info.run_id,
-                              tracking_uri, package_dir, yardstick=summary)
+                              tracking_uri, package_dir, yardstick=summary,
+                              quantification=yardstick_quantification(result, shipped, data,
+                                                                      winner_data))
     outcome.leaderboard = board
     outcome.winner = winner.name
     outcome.yardstick = summary
     return outcome
+
+
+def yardstick_quantification(result: Any, shipped: int, data: Any, winner_data: Any
+                              ) -> dict[str, Any] | None:
+    """The shipped configuration's error rates from its yardstick out-of-fold predictions:
+    the gold reports (leave one report out) and the real-style pages (grouped page folds),
+    pooled — 775 rows instead of gold's 96. None when the yardstick did not score it on every
+    fold (halving stopped it): training then falls back to gold leave-one-report-out."""
+    from cppcc_themes.train.quantify import YARDSTICK_FOLDS, quantification_metadata
+
+    if shipped not in result.outer_predictions:
+        return None
+    probabilities, decisions = result.outer_predictions[shipped]
+    rows = result.outer_folds >= 0
+    return quantification_metadata(data.Y[rows], decisions[rows], data.labels,
+                                   probabilities[rows], winner_data.Y,
+                                   row_sources=data.sources[rows],
+                                   row_groups=data.report_ids[rows], origin=YARDSTICK_FOLDS)
 
 
 def _token_cache() -> Any:

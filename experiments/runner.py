@@ -212,8 +212,14 @@ def run_experiment(
 def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluation: Any,
                 board: list[dict[str, Any]], run_id: str, tracking_uri: str,
                 package_dir: str | Path | None,
-                yardstick: dict[str, Any] | None = None) -> ExperimentOutcome:
-    """Refit the winner on every row and log it in full on the active (parent) run."""
+                yardstick: dict[str, Any] | None = None,
+                quantification: dict[str, Any] | None = None) -> ExperimentOutcome:
+    """Refit the winner on every row and log it in full on the active (parent) run.
+
+    ``quantification``: the error rates ``profile --adjusted`` corrects shares with (a
+    yardstick run passes those of its out-of-fold predictions); by default those of the
+    leave-one-report-out evaluation.
+    """
     import mlflow
 
     from cppcc_themes.experiments.pyfunc import log_theme_model
@@ -256,11 +262,12 @@ def _log_winner(config: ExperimentConfig, winner: Candidate, data: Any, evaluati
                           "reports; authored and silver paragraphs only ever train. "
                           + ("The winner of a search: its score is the best of "
                              f"{len(board)} and so optimistic." if len(board) > 1 else ""),
-            # Error rates of the leave-one-report-out decisions: `profile --adjusted` corrects
-            # shares with them (train/quantify.py).
-            "quantification": quantification_metadata(evaluation.Y_true, evaluation.Y_pred,
-                                                      result.labels, evaluation.probabilities,
-                                                      data.Y),
+            # Error rates of out-of-fold decisions: `profile --adjusted` corrects shares with
+            # them (train/quantify.py).
+            "quantification": quantification or quantification_metadata(
+                evaluation.Y_true, evaluation.Y_pred, result.labels, evaluation.probabilities,
+                data.Y, row_sources=data.sources[data.scored],
+                row_groups=data.report_ids[data.scored]),
             "training_data": {"sha256": result.data_hash, "sources": winner.sources,
                               "paragraphs": result.n_paragraphs, "counts": result.counts},
             "features": winner.features,

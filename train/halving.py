@@ -38,6 +38,7 @@ from cppcc_themes.train.select import (
     _merge,
     _run_unit,
     collect,
+    merged_outer,
     pick,
     score_groups,
     yardstick_units,
@@ -191,4 +192,6 @@ def halving_selection(data: Any, candidates: Sequence[YardstickCandidate],
         inner_groups=inner_groups,
         outer_test_groups={f: set(data.report_ids[outer == f]) for f in range(n_outer)},
         folds_scored=[top.folds[i] for i in everyone],
+        outer_predictions={i: merged_outer(by_unit, i, n_outer) for i in everyone
+                           if top.folds[i] == n_outer},
     )

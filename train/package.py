@@ -207,6 +207,52 @@ def _string_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
+def _count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _maybe_number(value: Any) -> bool:
+    return value is None or _is_number(value)
+
+
+def _recalibration_map(value: Any) -> bool:
+    if value is None:
+        return True
+    covariance = value.get("covariance") if isinstance(value, dict) else None
+    return (_is_number(value.get("intercept")) and _is_number(value.get("slope"))
+            and isinstance(covariance, list) and len(covariance) == 2
+            and all(isinstance(row, list) and len(row) == 2 and all(map(_is_number, row))
+                    for row in covariance))
+
+
+# What ``profile --adjusted`` reads of ``quantification`` (train/quantify.py), key by key:
+# each is optional (a version 1 entry has no rows or sources) but typed when present.
+_QUANTIFICATION_KEYS: dict[str, Any] = {
+    "version": _count,
+    "rows": _count,
+    "error_rates_from": lambda v: isinstance(v, str),
+    "counts": lambda v: isinstance(v, dict) and all(
+        isinstance(c, dict) and all(_count(c.get(k)) for k in ("tp", "fn", "fp", "tn"))
+        for c in v.values()),
+    "tpr": lambda v: isinstance(v, dict) and all(map(_maybe_number, v.values())),
+    "fpr": lambda v: isinstance(v, dict) and all(map(_maybe_number, v.values())),
+    "probabilities": lambda v: isinstance(v, dict) and all(
+        isinstance(e, dict) and all(map(_maybe_number, e.values())) for e in v.values()),
+    "recalibration": lambda v: isinstance(v, dict) and all(map(_recalibration_map, v.values())),
+    "training_prior": lambda v: isinstance(v, dict) and all(
+        _is_number(p) and 0 <= p <= 1 for p in v.values()),
+    "sources": lambda v: isinstance(v, dict) and all(
+        isinstance(e, dict) and _count(e.get("rows")) and _count(e.get("groups"))
+        for e in v.values()),
+}
+
+
+def _quantification(value: Any) -> bool:
+    return (isinstance(value, dict) and "counts" in value
+            and all(check(value[key]) for key, check in _QUANTIFICATION_KEYS.items()
+                    if key in value))
+
+
 # The schema of metadata.json, key by key: (required, check, what the value must be). What
 # loading and tagging read is required; the rest is checked when present.
 METADATA_SCHEMA: dict[str, tuple[bool, Any, str]] = {
@@ -227,6 +273,9 @@ METADATA_SCHEMA: dict[str, tuple[bool, Any, str]] = {
     "created_at": (False, lambda v: isinstance(v, str), "a string"),
     "experiment": (False, lambda v: isinstance(v, str), "a string"),
     "mlflow_run_id": (False, lambda v: v is None or isinstance(v, str), "a string or null"),
+    "quantification": (False, _quantification,
+                       "an object of out-of-fold error counts per theme (tp, fn, fp, tn), "
+                       "with numeric rates, probabilities, recalibration maps and row counts"),
 }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "YardstickCandidate",
     "collect",
     "joint_folds",
+    "merged_outer",
     "nested_selection",
     "out_of_fold",
     "pick",
@@ -211,6 +212,12 @@ def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
     return probabilities, predictions
 
 
+def merged_outer(by_unit: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray]]],
+                 index: int, n_outer: int) -> tuple[np.ndarray, np.ndarray]:
+    """One candidate's out-of-fold (probabilities, decisions) over all ``n_outer`` folds."""
+    return _merge([by_unit[f"outer{f}"][index] for f in range(n_outer)])
+
+
 def score_groups(data: Any, predictions: np.ndarray, rows: np.ndarray,
                  intervals: bool = False) -> dict[str, Any]:
     """Macro-F1 (and per-theme F1) of each scored group on ``rows``, each on its own.
@@ -258,6 +265,10 @@ class NestedResult:
     # Outer folds each candidate was scored on: all of them, except for candidates that
     # successive halving (``train.halving``) stopped early.
     folds_scored: list[int] = field(default_factory=list)
+    # Per candidate scored on every outer fold: its out-of-fold (probabilities, decisions),
+    # full length (NaN / 0 on rows no outer fold holds out). The shipped candidate's feed the
+    # error rates of ``profile --adjusted`` (``train.quantify``).
+    outer_predictions: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def optimistic(self) -> dict[str, Any]:
@@ -307,8 +318,10 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
         on_stage(f"{len(candidates)} candidates x {len(units)} folds")
     by_unit, results = out_of_fold(data, candidates, units, n_jobs)
     per_candidate = []
+    outer_predictions = {}
     for index in range(len(candidates)):
-        _, predictions = _merge([by_unit[f"outer{f}"][index] for f in range(n_outer)])
+        outer_predictions[index] = merged_outer(by_unit, index, n_outer)
+        _, predictions = outer_predictions[index]
         per_candidate.append({"candidate": candidates[index].name,
                               **score_groups(data, predictions, scored, intervals=True)})
     optimistic_index = _best(per_candidate)
@@ -343,4 +356,5 @@ def nested_selection(data: Any, candidates: Sequence[YardstickCandidate],
         inner_groups=inner_groups,
         outer_test_groups={f: set(data.report_ids[outer == f]) for f in range(n_outer)},
         folds_scored=[n_outer] * len(candidates),
+        outer_predictions=outer_predictions,
     )

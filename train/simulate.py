@@ -20,14 +20,14 @@ from cppcc_themes.train.quantify import (
     METHODS,
     NONE,
     adjusted_shares,
-    error_counts,
     indicator_matrix,
-    probability_rates,
-    recalibration,
+    probability_rates_from_metadata,
+    quantification_metadata,
+    rates_from_metadata,
 )
 
-__all__ = ["choose_method", "grouped_decisions", "grouped_predictions", "learning_curve",
-           "share_validation", "split_reports", "summarise_shares"]
+__all__ = ["choose_method", "fold_predictions", "fold_quantification", "learning_curve",
+           "share_folds", "share_validation", "split_reports", "summarise_shares"]
 
 Progress = Callable[[str], None]
 
@@ -44,92 +44,104 @@ def _decide(pipeline: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray
     return probabilities, (probabilities >= pipeline[-1].thresholds_).astype(int)
 
 
-def _scored_folds(groups: np.ndarray, scored: np.ndarray, n_splits: int
-                  ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) row indices: folds over the reports with scored rows; a test fold holds
-    the scored rows of its reports, the training side every row of every other report."""
-    reports = np.asarray(sorted(set(groups[scored])), dtype=object)
-    splits = min(n_splits, len(reports))
-    folds = []
-    for _, test_reports in GroupKFold(n_splits=splits).split(reports, groups=reports):
-        held_out = np.isin(groups, reports[test_reports])
-        folds.append((np.flatnonzero(~held_out), np.flatnonzero(held_out & scored)))
+def share_folds(report_ids: np.ndarray, sources: np.ndarray, held_out: Sequence[str],
+                n_folds: int) -> np.ndarray:
+    """Fold of each row (-1: never held out, only trains) for ``check-shares``.
+
+    Gold and real-style rows fall in the yardstick's joint folds (``train.select.joint_folds``:
+    gold report *i* in fold *i*, real-style pages by grouped folds), so their out-of-fold
+    predictions are those training stores for ``profile --adjusted``; every other held-out
+    source (web-style) is spread over the same folds by whole pages.
+    """
+    from cppcc_themes.train.select import joint_folds
+
+    report_ids = np.asarray(report_ids, dtype=object)
+    sources = np.asarray(sources, dtype=object)
+    folds = joint_folds(report_ids, sources, rows=np.isin(sources, list(held_out)),
+                        n_folds=n_folds)
+    for source in held_out:
+        rows = np.flatnonzero(sources == source)
+        if source in ("gold", "real-style") or not len(rows):
+            continue
+        pages = report_ids[rows]
+        splits = min(n_folds, len(set(pages)))
+        for number, (_, test) in enumerate(GroupKFold(n_splits=splits).split(rows,
+                                                                              groups=pages)):
+            folds[rows[test]] = number
     return folds
 
 
-def grouped_predictions(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
-                        scored: np.ndarray, features: Mapping[str, Any] | None,
-                        model: Mapping[str, Any] | None, n_splits: int
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities and 0/1 decisions for the scored rows (others stay 0),
-    folds grouped by report; unscored rows only ever train."""
-    texts = np.asarray(texts, dtype=object)
-    groups = np.asarray(groups, dtype=object)
-    probabilities = np.zeros(Y.shape)
-    decisions = np.zeros(Y.shape, dtype=int)
-    for train, test in _scored_folds(groups, scored, n_splits):
-        pipeline = _fit(texts[train], Y[train], groups[train], features, model)
-        probabilities[test], decisions[test] = _decide(pipeline, texts[test])
+def fold_predictions(data: Any, features: Mapping[str, Any] | None,
+                     model: Mapping[str, Any] | None, folds: np.ndarray, n_jobs: int = 1,
+                     progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities and decisions of every held-out row (fold >= 0): one model
+    per fold, fitted on every row of the other folds and on the rows that only train."""
+    from cppcc_themes.train.select import Candidate, FoldUnit, out_of_fold
+
+    candidate = Candidate("simulated", sorted(set(data.sources)), dict(features or {}),
+                          dict(model or {}))
+    probabilities = np.full(data.Y.shape, np.nan)
+    decisions = np.zeros(data.Y.shape, dtype=int)
+    numbers = sorted(set(folds[folds >= 0]))
+    for done, fold in enumerate(numbers, 1):
+        unit = FoldUnit(f"fold{fold}", folds != fold, folds == fold)
+        by_unit, _ = out_of_fold(data, [candidate], [unit], n_jobs)
+        part_probabilities, part_decisions = by_unit[unit.name][0]
+        probabilities[folds == fold] = part_probabilities[folds == fold]
+        decisions[folds == fold] = part_decisions[folds == fold]
+        if progress is not None:
+            progress(f"shares: fold {done}/{len(numbers)} fitted")
     return probabilities, decisions
 
 
-def grouped_decisions(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
-                      scored: np.ndarray, features: Mapping[str, Any] | None,
-                      model: Mapping[str, Any] | None, n_splits: int) -> np.ndarray:
-    """Out-of-fold 0/1 decisions of ``grouped_predictions``."""
-    return grouped_predictions(texts, Y, groups, scored, features, model, n_splits)[1]
+def fold_quantification(data: Any, probabilities: np.ndarray, decisions: np.ndarray,
+                        folds: np.ndarray, fold: int, rate_sources: Sequence[str]
+                        ) -> dict[str, Any]:
+    """The ``quantification`` metadata that corrects fold ``fold``: built, as training
+    builds it, from the out-of-fold predictions of the ``rate_sources`` rows of the *other*
+    folds only, so no held-out report or page estimates the error rates that correct it."""
+    rows = (folds >= 0) & (folds != fold) & np.isin(data.sources, list(rate_sources))
+    return quantification_metadata(
+        data.Y[rows], decisions[rows], data.labels, probabilities[rows],
+        data.Y[folds != fold], row_sources=data.sources[rows], row_groups=data.report_ids[rows])
 
 
-def share_validation(texts: Sequence[str], Y: np.ndarray, groups: Sequence[str],
-                     labels: Sequence[str], features: Mapping[str, Any] | None = None,
-                     model: Mapping[str, Any] | None = None, *,
-                     scored: np.ndarray | None = None, outer: int = 8, inner: int = 5,
-                     resamples: int = 1000, methods: Sequence[str] = METHODS,
-                     progress: Progress | None = None) -> list[dict[str, Any]]:
+def share_validation(data: Any, probabilities: np.ndarray, decisions: np.ndarray,
+                     folds: np.ndarray, rate_sources: Sequence[str], *,
+                     resamples: int = 1000, methods: Sequence[str] = METHODS
+                     ) -> list[dict[str, Any]]:
     """Per held-out report and theme: true share, raw share, each method's share and interval.
 
-    As in training: only ``scored`` rows (default all) are held out and estimate error rates;
-    the others only train. Outer grouped folds hold scored reports out; on each outer training
-    side an inner grouped cross-validation gives the out-of-fold decisions and probabilities
-    whose confusion counts and mean probabilities correct the held-out reports, as training
-    stores them for ``profile --adjusted``. A row has ``<method>``, ``<method>_low`` and
-    ``<method>_high`` for every method.
+    ``probabilities``/``decisions``: ``fold_predictions``. Each held-out report is corrected
+    with the error rates of ``fold_quantification`` (other folds, ``rate_sources`` rows), read
+    back through the same functions as ``profile --adjusted``. A row has ``source``,
+    ``fold``, ``<method>``, ``<method>_low`` and ``<method>_high`` for every method.
     """
-    texts = np.asarray(texts, dtype=object)
-    groups = np.asarray(groups, dtype=object)
-    scored = np.ones(len(texts), dtype=bool) if scored is None else np.asarray(scored, bool)
     rows = []
-    folds = _scored_folds(groups, scored, outer)
-    for fold, (train, test) in enumerate(folds, 1):
-        oof_probabilities, oof = grouped_predictions(texts[train], Y[train], groups[train],
-                                                     scored[train], features, model, inner)
-        inner_scored = scored[train]
-        counts = error_counts(Y[train][inner_scored], oof[inner_scored], labels)
-        rates = probability_rates(Y[train][inner_scored], oof_probabilities[inner_scored],
-                                  labels)
-        maps = recalibration(Y[train][inner_scored], oof_probabilities[inner_scored], labels)
-        prior = indicator_matrix(Y[train]).mean(axis=0)
-        for column, theme in enumerate([*labels, NONE]):
-            rates[theme].update(prior=float(prior[column]), recalibration=maps[theme])
-        pipeline = _fit(texts[train], Y[train], groups[train], features, model)
-        probabilities, decided = _decide(pipeline, texts[test])
-        for report in sorted(set(groups[test])):
-            mask = groups[test] == report
-            truth = indicator_matrix(Y[test][mask]).mean(axis=0)
+    labels = data.labels
+    for fold in sorted(set(folds[folds >= 0])):
+        metadata = {"labels": labels, "quantification": fold_quantification(
+            data, probabilities, decisions, folds, fold, rate_sources)}
+        counts = rates_from_metadata(metadata)
+        rates = probability_rates_from_metadata(metadata)
+        test = np.flatnonzero(folds == fold)
+        for report in sorted(set(data.report_ids[test])):
+            mine = test[data.report_ids[test] == report]
+            truth = indicator_matrix(data.Y[mine]).mean(axis=0)
+            raw = indicator_matrix(decisions[mine]).mean(axis=0)
             estimates = {method: adjusted_shares(
-                decided[mask], labels, counts, probabilities=probabilities[mask], rates=rates,
-                resamples=resamples, seed=fold, method=method) for method in methods}
+                decisions[mine], labels, counts, probabilities=probabilities[mine],
+                rates=rates, resamples=resamples, seed=int(fold), method=method)
+                for method in methods}
             for column, theme in enumerate([*labels, NONE]):
-                row = {"report": str(report), "theme": theme, "paragraphs": int(mask.sum()),
-                       "true": float(truth[column]),
-                       "raw": float(indicator_matrix(decided[mask]).mean(axis=0)[column])}
+                row = {"report": str(report), "source": str(data.sources[mine[0]]),
+                       "fold": int(fold), "theme": theme, "paragraphs": len(mine),
+                       "true": float(truth[column]), "raw": float(raw[column])}
                 for method, shares in estimates.items():
                     estimate = shares[column]
                     row.update({method: estimate.adjusted, f"{method}_low": estimate.low,
                                 f"{method}_high": estimate.high})
                 rows.append(row)
-        if progress is not None:
-            progress(f"shares: outer fold {fold}/{len(folds)} done")
     return rows
 
 
@@ -181,6 +193,15 @@ def summarise_shares(rows: Sequence[Mapping[str, Any]], method: str = DEFAULT_ME
     chosen = _method_summary(rows, method)
     summary.update(mae_adjusted=chosen["mae"], coverage=chosen["coverage"],
                    mean_interval_width=chosen["width"])
+    for source in sorted({r["source"] for r in rows if "source" in r}):
+        picked = [r for r in rows if r.get("source") == source]
+        figures = _method_summary(picked, method)
+        summary.update({f"{source}.cases": float(len(picked)),
+                        f"{source}.mae_raw": float(np.mean([abs(r["raw"] - r["true"])
+                                                            for r in picked])),
+                        f"{source}.mae_adjusted": figures["mae"],
+                        f"{source}.coverage": figures["coverage"],
+                        f"{source}.mean_interval_width": figures["width"]})
     for theme in sorted({r["theme"] for r in rows}):
         picked = [r for r in rows if r["theme"] == theme]
         figures = _method_summary(picked, method)

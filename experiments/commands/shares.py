@@ -70,6 +70,7 @@ def run_shares(args: argparse.Namespace, model: Any) -> int:
         PROBABILITY_METHODS,
         adjusted_shares,
         compare_shares,
+        error_rate_origin,
         probability_rates_from_metadata,
         rates_from_metadata,
         shipped_method,
@@ -113,7 +114,7 @@ def run_shares(args: argparse.Namespace, model: Any) -> int:
                                          probabilities=probabilities(r, model.labels),
                                          **options)) for r in reports]
         names = {}
-    _write(sys.stdout, args.format, rows, names)
+    _write(sys.stdout, args.format, rows, names, error_rate_origin(model.metadata))
     if args.plot and rows:
         from cppcc_themes.train.render import plot_share_intervals
 
@@ -126,7 +127,7 @@ def run_shares(args: argparse.Namespace, model: Any) -> int:
 
 
 def _write(stream: TextIO, fmt: str, rows: list[tuple[str, list[Any]]],
-           names: dict[str, list[str]]) -> None:
+           names: dict[str, list[str]], origin: str = "") -> None:
     if fmt == "json":
         json.dump([{"report": name, **({"groups": names} if names else {}),
                     "shares": [e.to_dict() for e in estimates]} for name, estimates in rows],
@@ -161,3 +162,5 @@ def _write(stream: TextIO, fmt: str, rows: list[tuple[str, list[Any]]],
     console.print(table)
     if names:
         console.print(f"A: {', '.join(names['A'])}\nB: {', '.join(names['B'])}")
+    if origin:
+        console.print(origin)

@@ -22,6 +22,8 @@ DEFAULT_SOURCES = ["gold", "authored", "labels/web-style"]
 # check-shares holds out every real-like report: the seeds and both web-page sources.
 SHARE_SOURCES = ["gold", "authored", "real-style", "web-style"]
 SHARE_SCORED = ["gold", "web-style", "real-style"]
+# What training stores error rates from (train/quantify.py, experiments/nested.py).
+RATE_SOURCES = "gold+real-style"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,16 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     curve.set_defaults(func=run_curve)
     shares = subparsers.add_parser(
         "check-shares", help="simulate adjusted shares on held-out reports (MLflow run)",
-        description="Outer grouped folds hold reports out; inner grouped folds estimate the "
-                    "error rates; compare raw and adjusted shares with the true ones.")
+        description="Grouped folds hold reports and pages out; each held-out fold is corrected "
+                    "with error rates from the out-of-fold predictions of the other folds only "
+                    "(as training stores them); compare raw and adjusted shares with the true "
+                    "ones, per held-out source.")
     _common(shares, SHARE_SOURCES)
-    shares.add_argument("--outer", type=int, default=8, help="outer grouped folds")
-    shares.add_argument("--inner", type=int, default=5, help="inner grouped folds (error rates)")
+    shares.add_argument("--folds", type=int, default=5,
+                        help="grouped folds (default 5: the yardstick's joint folds)")
     shares.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     shares.add_argument("--scored", nargs="+", default=SHARE_SCORED, metavar="SOURCE",
-                        help="source names held out and used for error rates (default: "
+                        help="source names held out (default: "
                              f"{' '.join(SHARE_SCORED)}); the others only train, as authored "
                              "text does in training")
+    shares.add_argument("--rate-sources", nargs="+", default=[RATE_SOURCES], metavar="A+B",
+                        help="held-out sources whose out-of-fold rows give the error rates "
+                             f"(default {RATE_SOURCES}, as training stores them); several "
+                             "sets are each scored on the same fits, the first is the headline")
+    shares.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel")
     shares.set_defaults(func=run_shares)
 
 
@@ -115,6 +124,8 @@ def run_shares(args: argparse.Namespace) -> int:
     from cppcc_themes.train.quantify import DEFAULT_METHOD, METHODS
     from cppcc_themes.train.simulate import (
         choose_method,
+        fold_predictions,
+        share_folds,
         share_validation,
         split_reports,
         summarise_shares,
@@ -125,17 +136,26 @@ def run_shares(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print_error(str(error))
         return EXIT_FATAL
-    scored = None
-    if args.scored:
-        import numpy as np
-
-        from cppcc_themes.train.data import load_paragraphs
-
-        source_column = np.asarray(load_paragraphs(args.sources)["source"][:], dtype=object)
-        scored = np.isin(source_column, args.scored)
-    rows = share_validation(data.texts, data.Y, data.report_ids, data.labels, config.features,
-                            config.model, scored=scored, outer=args.outer, inner=args.inner,
-                            resamples=args.resamples, progress=_say)
+    variants = [[part for part in spec.split("+") if part] for spec in args.rate_sources]
+    for spec, variant in zip(args.rate_sources, variants, strict=True):
+        unknown = [source for source in variant if source not in args.scored]
+        if not variant or unknown:
+            print_error(f"--rate-sources {spec}: error rates come from held-out sources "
+                        f"only (--scored: {' '.join(args.scored)})")
+            return EXIT_FATAL
+    if args.folds < 2 or args.resamples < 100:
+        print_error("--folds must be at least 2 and --resamples at least 100")
+        return EXIT_FATAL
+    folds = share_folds(data.report_ids, data.sources, args.scored, args.folds)
+    if not (folds >= 0).any():
+        print_error(f"none of --scored {' '.join(args.scored)} is among the loaded sources")
+        return EXIT_FATAL
+    probabilities, decisions = fold_predictions(data, config.features, config.model, folds,
+                                                n_jobs=args.jobs, progress=_say)
+    by_variant = {"+".join(v): share_validation(data, probabilities, decisions, folds, v,
+                                                resamples=args.resamples) for v in variants}
+    headline = "+".join(variants[0])
+    rows = by_variant[headline]
     # The shipped method (DEFAULT_METHOD) is scored on every held-out report; beside it, the
     # method one random half of the reports would choose, scored on the other half, so that a
     # choice among methods is never judged on the figures it was made by.
@@ -147,10 +167,12 @@ def run_shares(args: argparse.Namespace) -> int:
         half = summarise_shares(held, method)
         summary.update({f"half_{name}_{key}": half[key] for key in (
             "mae_raw", "mae_adjusted", "coverage", "mean_interval_width")})
-    print(f"{len(set(r['report'] for r in rows))} held-out reports, {len(rows)} shares: "
+    print(f"{len(set(r['report'] for r in rows))} held-out reports, {len(rows)} shares, "
+          f"error rates from {headline} rows of the other folds: "
           f"MAE raw {summary['mae_raw']:.4f}, {DEFAULT_METHOD} (--adjusted) "
           f"{summary['mae_adjusted']:.4f}; 95% interval coverage {summary['coverage']:.3f} "
           f"(mean width {summary['mean_interval_width']:.3f})")
+    _print_sources(summary, "  ")
     print("all methods: " + ", ".join(
         f"{m} {summary[f'mae_{m}']:.4f}/{summary[f'coverage_{m}']:.3f}"
         for m in METHODS if f"mae_{m}" in summary) + " (MAE/coverage)")
@@ -160,21 +182,44 @@ def run_shares(args: argparse.Namespace) -> int:
           f"{summary['half_chosen_coverage']:.3f}), {DEFAULT_METHOD} "
           f"{summary['half_shipped_mae_adjusted']:.4f} (coverage "
           f"{summary['half_shipped_coverage']:.3f})")
+    for name, other in list(by_variant.items())[1:]:
+        figures = summarise_shares(other, DEFAULT_METHOD)
+        print(f"error rates from {name} instead: {DEFAULT_METHOD} MAE "
+              f"{figures['mae_adjusted']:.4f}, coverage {figures['coverage']:.3f} "
+              f"(mean width {figures['mean_interval_width']:.3f})")
+        _print_sources(figures, "  ")
+        prefix = "rates_" + name.replace("+", "_")
+        summary.update({f"{prefix}.{key}": value for key, value in figures.items()
+                        if not key.startswith(("mae_", "coverage_", "width_"))
+                        or key in ("mae_adjusted", "mae_raw")})
 
     def write(folder: Path) -> None:
         with (folder / "shares.jsonl").open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for name, variant_rows in by_variant.items():
+                for row in variant_rows:
+                    handle.write(json.dumps({**row, "rates_from": name},
+                                            ensure_ascii=False) + "\n")
         (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         _plot_shares(rows, DEFAULT_METHOD, folder / "shares.png")
 
     _log(args, "check-shares", {"config": args.config, "sources": ",".join(args.sources),
-                                "scored": ",".join(args.scored or ["all"]),
-                                "outer": args.outer, "inner": args.inner,
-                                "resamples": args.resamples, "method": DEFAULT_METHOD,
-                                "chosen_on_half": chosen},
+                                "scored": ",".join(args.scored),
+                                "rate_sources": ",".join(args.rate_sources),
+                                "folds": args.folds, "resamples": args.resamples,
+                                "method": DEFAULT_METHOD, "chosen_on_half": chosen},
          summary, write)
     return EXIT_OK
+
+
+def _print_sources(summary: dict[str, float], indent: str) -> None:
+    """One line per held-out source: its MAE raw vs adjusted and its coverage."""
+    for key in sorted(k for k in summary if k.endswith(".cases")):
+        source = key[:-len(".cases")]
+        print(f"{indent}{source}: {int(summary[key])} shares, MAE raw "
+              f"{summary[f'{source}.mae_raw']:.4f}, adjusted "
+              f"{summary[f'{source}.mae_adjusted']:.4f}, coverage "
+              f"{summary[f'{source}.coverage']:.3f} (mean width "
+              f"{summary[f'{source}.mean_interval_width']:.3f})")
 
 
 def run_curve(args: argparse.Namespace) -> int:

@@ -97,3 +97,38 @@ def test_a_format_2_model_saved_before_the_namespace_still_loads_and_tags():
     [paragraph] = model.tag(["坚持和加强党对政协工作的全面领导，深入开展理论学习。"])
     assert set(paragraph.scores) == set(model.labels)
     assert "features" not in sys.modules and "train" not in sys.modules
+
+
+_COUNTS = {"tp": 3, "fn": 1, "fp": 2, "tn": 90}
+
+
+@pytest.mark.parametrize("entry", [
+    "rates",
+    {"tpr": {"economy": 0.9}},
+    {"counts": {"economy": {**_COUNTS, "tp": -1}}},
+    {"counts": {"economy": _COUNTS}, "sources": {"gold": {"rows": "96", "groups": 4}}},
+    {"counts": {"economy": _COUNTS}, "rows": 9.5},
+    {"counts": {"economy": _COUNTS}, "recalibration": {"economy": {"intercept": 0.1}}},
+    {"counts": {"economy": _COUNTS}, "training_prior": {"economy": 1.5}},
+])
+def test_malformed_error_rates_are_refused_at_load(packaged_model_dir, tmp_path, entry):
+    from cppcc_themes.train.package import read_metadata
+
+    model = copy_model(packaged_model_dir, tmp_path)
+    edit_metadata(model, quantification=entry)
+    with pytest.raises(ModelLoadError, match="'quantification' must be an object of "
+                                             "out-of-fold error counts"):
+        read_metadata(model)
+
+
+def test_error_rates_without_rows_or_sources_still_load(packaged_model_dir, tmp_path):
+    from cppcc_themes.train.package import read_metadata
+
+    model = copy_model(packaged_model_dir, tmp_path)
+    older = {"error_rates_from": "leave-one-report-out", "counts": {"economy": _COUNTS},
+             "tpr": {"economy": 0.75}, "fpr": {"economy": None},
+             "recalibration": {"economy": None,
+                               "none": {"intercept": 0.2, "slope": 1.1,
+                                        "covariance": [[0.01, 0.0], [0.0, 0.02]]}}}
+    edit_metadata(model, quantification=older)
+    assert read_metadata(model)["quantification"] == older

@@ -210,3 +210,45 @@ def test_recalibrated_pcc_beats_counting_and_covers_a_short_reports_own_share():
     assert np.mean(errors["posterior"]) < np.mean(errors["cc"])
     for method in covered:
         assert 0.85 <= np.mean(covered[method]) <= 1.0, method
+
+
+def test_metadata_records_rows_and_sources_and_an_older_entry_still_reads():
+    from cppcc_themes.train.quantify import error_rate_origin
+
+    Y = np.array([[1, 0], [0, 1], [0, 0], [1, 1]])
+    P = np.array([[0.9, 0.2], [0.1, 0.7], [0.2, 0.1], [0.6, 0.8]])
+    entry = quantification_metadata(Y, (P >= 0.5).astype(int), LABELS, P, Y,
+                                    row_sources=["gold", "gold", "real-style", "real-style"],
+                                    row_groups=["r1", "r1", "p1", "p2"], origin="test folds")
+    assert entry["rows"] == 4 and entry["error_rates_from"] == "test folds"
+    assert entry["sources"] == {"gold": {"rows": 2, "groups": 1},
+                                "real-style": {"rows": 2, "groups": 2}}
+    origin = error_rate_origin({"quantification": entry})
+    assert "4 out-of-fold rows (gold 2 rows of 1, real-style 2 rows of 2)" in origin
+    # A version 1 entry (before rows and sources were recorded) corrects shares the same way
+    # and says what it does not record.
+    older = {k: v for k, v in entry.items() if k not in ("version", "rows", "sources")}
+    assert "sources not recorded" in error_rate_origin({"quantification": older})
+    assert "4 out-of-fold paragraphs" in error_rate_origin({"quantification": older})
+    new, old = ({"labels": LABELS, "quantification": e} for e in (entry, older))
+    assert rates_from_metadata(old) == rates_from_metadata(new)
+    assert probability_rates_from_metadata(old) == probability_rates_from_metadata(new)
+
+
+def test_interval_of_a_discrete_share_counts_half_of_its_end_atoms():
+    from cppcc_themes.train.quantify import _mid_p_bounds
+
+    # A ten-paragraph report, one paragraph unsure: 3 % of the draws put the share at 0.1.
+    # The plain percentiles keep that atom (the interval would hold 100 % of the draws);
+    # the mid-p rule drops it (its upper tail is 1.5 %), and keeps an atom of 10 %.
+    rare = np.repeat([[0.0], [0.1]], [970, 30], axis=0)
+    assert np.percentile(rare, 97.5) == pytest.approx(0.1)
+    assert [b[0] for b in _mid_p_bounds(rare, 0.95)] == [0.0, 0.0]
+    common = np.repeat([[0.0], [0.1], [0.2]], [880, 100, 20], axis=0)
+    assert [b[0] for b in _mid_p_bounds(common, 0.95)] == [0.0, pytest.approx(0.1)]
+    # Continuous draws: the percentile interval, to within one draw.
+    smooth = np.random.default_rng(0).normal(size=(4000, 1))
+    low, high = _mid_p_bounds(smooth, 0.95)
+    want = np.percentile(smooth, [2.5, 97.5])
+    step = np.diff(np.sort(smooth[:, 0])).max()
+    assert abs(low[0] - want[0]) <= step and abs(high[0] - want[1]) <= step

@@ -80,6 +80,14 @@ def test_a_shipped_configuration_carries_the_nested_figures_of_its_search(shippe
     gold, real = yardstick["nested"]["gold"]["interval"], \
         yardstick["nested"]["real-style"]["interval"]
     assert gold[1] - gold[0] > real[1] - real[0]
+    # profile --adjusted corrects with the yardstick's out-of-fold rows of the shipped
+    # configuration: the 4 gold reports and the 70 real-style pages, not gold alone.
+    quantification = meta["quantification"]
+    assert quantification["sources"] == {"gold": {"rows": 96, "groups": 4},
+                                         "real-style": {"rows": 679, "groups": 70}}
+    assert quantification["rows"] == 775 and "yardstick" in quantification["error_rates_from"]
+    assert all(sum(c.values()) == 775 for c in quantification["counts"].values())
+    assert quantification["recalibration"]["economy"]["slope"] > 0
     card = (folder / "model" / "README.md").read_text(encoding="utf-8")
     assert "nested (search re-run in each outer fold)" in card
     assert "measured macro-F1 0.735 for version 0.1.0" in card

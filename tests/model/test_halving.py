@@ -71,6 +71,12 @@ def test_halving_ships_the_exhaustive_winner_with_its_exhaustive_figures(data):
     assert kept.folds_scored[2] == 5
     assert kept.per_candidate[2]["criterion"] == pytest.approx(
         exhaustive.per_candidate[2]["criterion"], abs=1e-12)
+    # Its out-of-fold predictions, which training turns into the error rates of
+    # `profile --adjusted`, are the exhaustive search's; a stopped candidate has none.
+    for want, got in zip(exhaustive.outer_predictions[2], kept.outer_predictions[2],
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert 2 not in halved.outer_predictions and winner in halved.outer_predictions
     # The nested figure is that of the halving procedure: each outer fold is scored with the
     # pick of its own halved inner search, by the very fit the exhaustive search makes (also
     # when the outer halving stopped that candidate early).
