@@ -244,8 +244,9 @@ def error_rate_origin(metadata: Mapping[str, Any]) -> str:
         rows = quantification.get("rows")
         if rows is None:
             rows = sum(quantification.get("counts", {}).get(NONE, {}).values()) or "?"
-        return (f"error rates from {rows} out-of-fold paragraphs (a model trained before "
-                "version 2 of this entry: sources not recorded, gold leave-one-report-out)")
+        older = ("; a model trained before they were recorded: gold leave-one-report-out"
+                 if "version" not in quantification else "")
+        return f"error rates from {rows} out-of-fold paragraphs (sources not recorded{older})"
     parts = ", ".join(f"{name} {entry['rows']} rows of {entry['groups']}"
                       for name, entry in sources.items())
     return f"error rates from {quantification.get('rows', '?')} out-of-fold rows ({parts})"

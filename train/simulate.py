@@ -27,7 +27,8 @@ from cppcc_themes.train.quantify import (
 )
 
 __all__ = ["choose_method", "fold_predictions", "fold_quantification", "learning_curve",
-           "share_folds", "share_validation", "split_reports", "summarise_shares"]
+           "pooled_pages", "share_folds", "share_validation", "split_reports",
+           "summarise_shares"]
 
 Progress = Callable[[str], None]
 
@@ -106,27 +107,53 @@ def fold_quantification(data: Any, probabilities: np.ndarray, decisions: np.ndar
         data.Y[folds != fold], row_sources=data.sources[rows], row_groups=data.report_ids[rows])
 
 
+def pooled_pages(report_ids: np.ndarray, sources: np.ndarray, folds: np.ndarray,
+                 pages: int, seed: int = 0) -> np.ndarray:
+    """Documents to score: each gold report alone; the held-out pages of every other source
+    drawn at random, ``pages`` at a time within one fold, into longer pseudo-documents
+    (``pages=1``: each page alone). A fold's left-over pages (fewer than ``pages``) are left
+    out (None)."""
+    documents = np.asarray(report_ids, dtype=object).copy()
+    if pages <= 1:
+        return documents
+    rng = np.random.default_rng(seed)
+    for source in sorted(set(sources[folds >= 0]) - {"gold"}):
+        for fold in sorted(set(folds[folds >= 0])):
+            rows = (sources == source) & (folds == fold)
+            names = np.asarray(sorted(set(report_ids[rows])), dtype=object)
+            names = names[rng.permutation(len(names))]
+            for start in range(0, len(names), pages):
+                group = names[start:start + pages]
+                label = (f"{source}/fold{fold}/{start // pages}" if len(group) == pages
+                         else None)
+                documents[rows & np.isin(report_ids, group)] = label
+    return documents
+
+
 def share_validation(data: Any, probabilities: np.ndarray, decisions: np.ndarray,
                      folds: np.ndarray, rate_sources: Sequence[str], *,
-                     resamples: int = 1000, methods: Sequence[str] = METHODS
-                     ) -> list[dict[str, Any]]:
+                     resamples: int = 1000, methods: Sequence[str] = METHODS,
+                     documents: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Per held-out report and theme: true share, raw share, each method's share and interval.
 
     ``probabilities``/``decisions``: ``fold_predictions``. Each held-out report is corrected
     with the error rates of ``fold_quantification`` (other folds, ``rate_sources`` rows), read
-    back through the same functions as ``profile --adjusted``. A row has ``source``,
+    back through the same functions as ``profile --adjusted``. ``documents``: what is scored
+    as one report (default each report or page; ``pooled_pages``). A row has ``source``,
     ``fold``, ``<method>``, ``<method>_low`` and ``<method>_high`` for every method.
     """
     rows = []
     labels = data.labels
+    documents = data.report_ids if documents is None else documents
+    kept = np.asarray([document is not None for document in documents], dtype=bool)
     for fold in sorted(set(folds[folds >= 0])):
         metadata = {"labels": labels, "quantification": fold_quantification(
             data, probabilities, decisions, folds, fold, rate_sources)}
         counts = rates_from_metadata(metadata)
         rates = probability_rates_from_metadata(metadata)
-        test = np.flatnonzero(folds == fold)
-        for report in sorted(set(data.report_ids[test])):
-            mine = test[data.report_ids[test] == report]
+        test = np.flatnonzero((folds == fold) & kept)
+        for report in sorted(set(documents[test])):
+            mine = test[documents[test] == report]
             truth = indicator_matrix(data.Y[mine]).mean(axis=0)
             raw = indicator_matrix(decisions[mine]).mean(axis=0)
             estimates = {method: adjusted_shares(

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="held-out sources whose out-of-fold rows give the error rates "
                              f"(default {RATE_SOURCES}, as training stores them); several "
                              "sets are each scored on the same fits, the first is the headline")
+    shares.add_argument("--pages-per-report", type=int, default=1, metavar="N",
+                        help="score the held-out pages of each non-gold source N at a time "
+                             "(random pages of one fold) as longer documents (default 1)")
     shares.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel")
     shares.set_defaults(func=run_shares)
 
@@ -125,6 +128,7 @@ def run_shares(args: argparse.Namespace) -> int:
     from cppcc_themes.train.simulate import (
         choose_method,
         fold_predictions,
+        pooled_pages,
         share_folds,
         share_validation,
         split_reports,
@@ -143,8 +147,9 @@ def run_shares(args: argparse.Namespace) -> int:
             print_error(f"--rate-sources {spec}: error rates come from held-out sources "
                         f"only (--scored: {' '.join(args.scored)})")
             return EXIT_FATAL
-    if args.folds < 2 or args.resamples < 100:
-        print_error("--folds must be at least 2 and --resamples at least 100")
+    if args.folds < 2 or args.resamples < 100 or args.pages_per_report < 1:
+        print_error("--folds must be at least 2, --resamples at least 100 and "
+                    "--pages-per-report at least 1")
         return EXIT_FATAL
     folds = share_folds(data.report_ids, data.sources, args.scored, args.folds)
     if not (folds >= 0).any():
@@ -152,8 +157,11 @@ def run_shares(args: argparse.Namespace) -> int:
         return EXIT_FATAL
     probabilities, decisions = fold_predictions(data, config.features, config.model, folds,
                                                 n_jobs=args.jobs, progress=_say)
+    documents = pooled_pages(data.report_ids, data.sources, folds, args.pages_per_report,
+                             args.seed)
     by_variant = {"+".join(v): share_validation(data, probabilities, decisions, folds, v,
-                                                resamples=args.resamples) for v in variants}
+                                                resamples=args.resamples, documents=documents)
+                  for v in variants}
     headline = "+".join(variants[0])
     rows = by_variant[headline]
     # The shipped method (DEFAULT_METHOD) is scored on every held-out report; beside it, the
@@ -206,6 +214,7 @@ def run_shares(args: argparse.Namespace) -> int:
                                 "scored": ",".join(args.scored),
                                 "rate_sources": ",".join(args.rate_sources),
                                 "folds": args.folds, "resamples": args.resamples,
+                                "pages_per_report": args.pages_per_report,
                                 "method": DEFAULT_METHOD, "chosen_on_half": chosen},
          summary, write)
     return EXIT_OK

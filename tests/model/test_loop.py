@@ -54,6 +54,8 @@ def test_suggest_label_import_train_profile(tmp_path: Path, root: Path, corpus: 
                  "--tracking-uri", uri, "--quiet"]) == 0
     meta = json.loads((first / "metadata.json").read_text(encoding="utf-8"))
     assert set(meta["quantification"]["counts"]) == {*meta["labels"], "none"}
+    # Without the yardstick, the error rates are gold's leave-one-report-out rows.
+    assert meta["quantification"]["sources"] == {"gold": {"rows": 96, "groups": 4}}
     # What the probability estimators need, from the same out-of-fold predictions.
     for key in ("probabilities", "recalibration", "training_prior"):
         assert set(meta["quantification"][key]) == {*meta["labels"], "none"}
@@ -117,6 +119,10 @@ def test_suggest_label_import_train_profile(tmp_path: Path, root: Path, corpus: 
             assert 0 <= share["low"] <= share["high"] <= 1
             assert share["low"] - 1e-3 <= share["adjusted"] <= share["high"] + 1e-3
     assert plot.stat().st_size > 10_000
+    assert main(["profile", str(root / "labels/reports/seed-000.txt"), "--adjusted",
+                 "--model", str(second), "--resamples", "100"]) == 0
+    assert "error rates from 96 out-of-fold rows (gold 96 rows of 4)" in \
+        capsys.readouterr().out.replace("\n", " ")
 
     assert main(["profile", str(corpus), str(root / "labels/reports"), "--compare",
                  "seed-*", str(corpus), "--format", "csv", "--model", str(second),
