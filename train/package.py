@@ -119,6 +119,16 @@ def _yardstick_section(meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _shares_note(meta: dict[str, Any]) -> str:
+    """What ``profile --adjusted`` corrects shares with, when the model stores it."""
+    if not meta.get("quantification"):
+        return ""
+    from cppcc_themes.train.quantify import error_rate_origin
+
+    return (f"\nAdjusted shares (`cppcc-themes profile --adjusted`) correct for the model's "
+            f"{error_rate_origin(meta)}.\n")
+
+
 def _model_card(meta: dict[str, Any]) -> str:
     nan = float("nan")
     metrics = meta.get("metrics", {})
@@ -148,7 +158,7 @@ no-theme F1 {metrics.get('none_f1', nan):.3f}.
 | theme | precision | recall | F1 | threshold |
 |---|---|---|---|---|
 {rows}
-
+{_shares_note(meta)}
 ## Use
 ```python
 from cppcc_themes import load_model

@@ -11,8 +11,9 @@ over-assigns is over-counted. Estimators here, one binary quantification per the
   carries the theme with its recalibrated probability; drawing the map from its estimate's
   covariance and each paragraph's truth from its probability gives the distribution of the
   report's share. The estimate is its median (least expected absolute error), the interval
-  its 2.5-97.5 percentiles. Nothing is resampled from the report: its paragraphs are what
-  they are; only which of them truly carry the theme is uncertain.
+  its 2.5-97.5 mid-p percentiles (``_mid_p_bounds``: a short report's share is discrete).
+  Nothing is resampled from the report: its paragraphs are what they are; only which of
+  them truly carry the theme is uncertain.
 - ``cpcc``: the mean of the same recalibrated probabilities (same interval).
 - ``pcc`` / ``pacc`` (Bella et al. 2010): the mean probability as the model gives it, and that
   mean corrected by the mean out-of-fold probability on positives and negatives,
@@ -31,7 +32,9 @@ where the model is sure and moves where it is not.
 
 Every error rate, mean probability and recalibration map comes from the model's grouped
 out-of-fold predictions made at training time (stored in ``metadata.json``): never from the
-final model on its own training text, which would make it look nearly error-free.
+final model on its own training text, which would make it look nearly error-free. A
+yardstick experiment stores those of the gold reports and real-style pages together
+(``YARDSTICK_FOLDS``); ``rows`` and ``sources`` say what they rest on.
 
 Written by hand rather than with QuaPy: the estimators are a few lines of arithmetic; QuaPy
 would estimate its rates by refitting the classifier on folds that ignore report groups (one

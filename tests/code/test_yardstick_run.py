@@ -90,6 +90,8 @@ def test_a_shipped_configuration_carries_the_nested_figures_of_its_search(shippe
     assert quantification["recalibration"]["economy"]["slope"] > 0
     card = (folder / "model" / "README.md").read_text(encoding="utf-8")
     assert "nested (search re-run in each outer fold)" in card
+    assert ("correct for the model's error rates from 775 out-of-fold rows (gold 96 rows of 4, "
+            "real-style 679 rows of 70)") in card
     assert "measured macro-F1 0.735 for version 0.1.0" in card
     client = MlflowClient(tracking_uri=uri)
     [experiment] = [e for e in client.search_experiments() if e.name == "cppcc-themes"]
