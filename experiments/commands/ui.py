@@ -202,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
         print_error(str(error))
         return EXIT_FATAL
     base = f"http://127.0.0.1:{args.port}"
-    previous = signal.signal(signal.SIGTERM, _stop_on)
+    # Both set explicitly: a command started in the background of a script inherits SIGINT
+    # ignored, and then Ctrl-C or `kill -INT` would leave the server running.
+    previous = {sig: signal.signal(sig, _stop_on) for sig in (signal.SIGINT, signal.SIGTERM)}
     server = start_server(uri, args.port)
     try:
         if not wait_until_ready(server, base, READY_TIMEOUT_SECONDS):
@@ -220,4 +222,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop_server(server)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

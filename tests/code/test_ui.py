@@ -69,10 +69,15 @@ def store_with_runs(tmp_path_factory):
     return uri
 
 
-def _start_ui(uri, port):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_ui(uri, port, preexec_fn=None):
     process = subprocess.Popen(
         [sys.executable, "-m", "cppcc_themes.experiments.cli", "ui", "--tracking-uri", uri,
-         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec_fn)
     for line in process.stdout:
         if line.startswith("http://"):
             return process, line.strip()
@@ -80,10 +85,13 @@ def _start_ui(uri, port):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_server_and_all_its_processes(store_with_runs, signum):
+@pytest.mark.parametrize(("signum", "preexec_fn"), [
+    (signal.SIGINT, None), (signal.SIGTERM, None),
+    # Started in the background of a script: SIGINT arrives ignored and must still stop it.
+    (signal.SIGINT, _ignore_sigint)])
+def test_a_signal_stops_the_server_and_all_its_processes(store_with_runs, signum, preexec_fn):
     port = _free_port()
-    ui, url = _start_ui(store_with_runs, port)
+    ui, url = _start_ui(store_with_runs, port, preexec_fn)
     assert url.startswith(f"http://127.0.0.1:{port}/#/experiments/")
     assert "workflowType=machine_learning" in url
     [server] = [pid for pid, parent, _ in _processes() if parent == ui.pid]
