@@ -36,6 +36,11 @@ DEFAULT_FEATURES: dict[str, Any] = {
     "tokenizer": "jieba",
     "hmm": False,
     "remove_stopwords": True,
+    # An unlabelled corpus (a name under labels/corpus, or a path) whose paragraphs join the
+    # training texts when the TF-IDF vocabulary and IDF weights are fitted (fit time only);
+    # idf_vocabulary "training" takes the vocabulary from the training texts alone.
+    "idf_corpus": "",
+    "idf_vocabulary": "corpus",
 }
 
 
@@ -380,6 +385,11 @@ def build_vectorizer(config: Mapping[str, Any] | None = None):
     words = _tfidf(merged, tokenizer=tokenizer_from_config(merged), token_pattern=None,
                    ngram_range=tuple(merged["word_ngrams"]))
     chars = _tfidf(merged, analyzer="char", ngram_range=tuple(merged["char_ngrams"]))
+    if merged["idf_corpus"]:
+        from cppcc_themes.features.corpus import CorpusTfidf
+
+        words, chars = (CorpusTfidf(vectorizer, str(merged["idf_corpus"]),
+                                    str(merged["idf_vocabulary"])) for vectorizer in (words, chars))
     analyzer = merged["analyzer"]
     if analyzer == "word":
         return words

@@ -8,10 +8,12 @@ on the training fold only).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -28,6 +30,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cppcc_themes.features.segment import strip_heading_markers
 from cppcc_themes.features.vectorize import build_vectorizer
+from cppcc_themes.train.selftrain import (
+    SELF_TRAINING_DEFAULTS,
+    SelfTrainingPipeline,
+    self_training_settings,
+)
 
 __all__ = [
     "CLASSIFIERS",
@@ -57,6 +64,8 @@ DEFAULT_MODEL: dict[str, Any] = {
     # "threshold" (a theme only where the gate's probability reaches gate_threshold).
     "gate": "none",
     "gate_threshold": 0.5,
+    # Self-training on an unlabelled corpus (train.selftrain); self_training = "" is off.
+    **SELF_TRAINING_DEFAULTS,
 }
 
 # Dense sentence embeddings: not at all, instead of TF-IDF, or beside it.
@@ -156,16 +165,31 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
         base = self.estimator if self.estimator is not None else LogisticRegression()
         return OneVsRestClassifier(clone(base))
 
+    def _fit_one_vs_rest(self, X: Any, Y: np.ndarray,
+                         sample_weight: np.ndarray | None) -> OneVsRestClassifier:
+        """The one-vs-rest fit, with per-row weights when given (routed to every estimator
+        inside, e.g. the SVM and its Platt scaling, by scikit-learn's metadata routing)."""
+        if sample_weight is None:
+            return self._one_vs_rest().fit(X, Y)
+        with config_context(enable_metadata_routing=True):
+            one_vs_rest = self._one_vs_rest()
+            _request_sample_weight(one_vs_rest.estimator)
+            return one_vs_rest.fit(X, Y, sample_weight=np.asarray(sample_weight, dtype=float))
+
     def fit(self, X: Any, Y: np.ndarray, groups: Sequence[Any] | None = None,
-            tune_on: Sequence[bool] | None = None) -> MultiLabelThemeClassifier:
+            tune_on: Sequence[bool] | None = None,
+            sample_weight: Sequence[float] | None = None) -> MultiLabelThemeClassifier:
         """Fit every theme; with ``thresholds="tuned"`` also tune thresholds.
 
         groups: report id of each row, so inner folds never split a report.
         tune_on: rows whose out-of-fold scores choose the thresholds (e.g. only real text);
             the model still trains on all rows of each inner fold.
+        sample_weight: weight of each row in every theme's fit (e.g. pseudo-labelled rows
+            below 1); None weighs all rows alike.
         """
         X, Y = self._validated(X, Y)
-        self.classifier_ = self._one_vs_rest().fit(X, Y)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.classifier_ = self._fit_one_vs_rest(X, Y, weights)
         # One class per theme (scorers and search read classes_), as OneVsRestClassifier
         # gives for multi-label data.
         self.classes_ = np.arange(Y.shape[1])
@@ -174,7 +198,7 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             if self.thresholds != "tuned":
                 raise ValueError(f"thresholds must be a number, a list or 'tuned', "
                                  f"not {self.thresholds!r}")
-            self.thresholds_ = self._tuned_thresholds(X, Y, groups, tune_on)
+            self.thresholds_ = self._tuned_thresholds(X, Y, groups, tune_on, weights)
         else:
             self.thresholds_ = np.broadcast_to(
                 np.asarray(self.thresholds, dtype=float), (self.n_labels_,)).copy()
@@ -196,7 +220,8 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
         return X, Y.astype(int, copy=False)
 
     def _tuned_thresholds(self, X: Any, Y: np.ndarray, groups: Sequence[Any] | None,
-                          tune_on: Sequence[bool] | None) -> np.ndarray:
+                          tune_on: Sequence[bool] | None,
+                          weights: np.ndarray | None = None) -> np.ndarray:
         mask = np.ones(len(Y), dtype=bool) if tune_on is None else np.asarray(tune_on, bool)
         if groups is None:
             splitter = KFold(n_splits=self.threshold_folds, shuffle=True, random_state=0)
@@ -212,16 +237,19 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             test = test[mask[test]]
             if len(test) == 0:
                 continue
+            # Weights only when given: a subclass's own _inner_probabilities may not take them.
+            weighted = {} if weights is None else {"sample_weight": weights[train]}
             probabilities[test] = self._inner_probabilities(
-                _safe_indexing(X, train), Y[train], _safe_indexing(X, test))
+                _safe_indexing(X, train), Y[train], _safe_indexing(X, test), **weighted)
         seen = mask & ~np.isnan(probabilities).any(axis=1)
         return tune_thresholds(Y[seen], probabilities[seen])
 
     def _inner_probabilities(self, X_train: Any, Y_train: np.ndarray, X_test: Any,
-                             ) -> np.ndarray:
+                             sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Theme probabilities of ``X_test`` from a model fitted on one inner fold (what the
         thresholds are tuned on; a subclass that changes ``predict_proba`` changes this too)."""
-        return _theme_probabilities(self._one_vs_rest().fit(X_train, Y_train), X_test)
+        return _theme_probabilities(self._fit_one_vs_rest(X_train, Y_train, sample_weight),
+                                    X_test)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each theme, column per theme."""
@@ -252,6 +280,16 @@ class MultiLabelThemeClassifier(ClassifierMixin, BaseEstimator):
             if hasattr(classifier, "n_features_in_"):
                 state.setdefault("n_features_in_", classifier.n_features_in_)
         super().__setstate__(state)
+
+
+def _request_sample_weight(estimator: Any) -> None:
+    """Ask for ``sample_weight`` in ``fit`` of the estimator and of every estimator inside
+    it that takes one (call under ``config_context(enable_metadata_routing=True)``)."""
+    inner = [value for value in estimator.get_params(deep=True).values()
+             if hasattr(value, "set_fit_request")]
+    for part in [estimator, *inner]:
+        if "sample_weight" in inspect.signature(part.fit).parameters:
+            part.set_fit_request(sample_weight=True)
 
 
 def _theme_probabilities(one_vs_rest: OneVsRestClassifier, X: Any) -> np.ndarray:
@@ -385,7 +423,8 @@ def build_heading_features(config: Mapping[str, Any] | None = None) -> Any:
     tfidf_config = {k: v for k, v in config.items() if k != "embeddings" and k not in CUE_KEYS}
     heading = Pipeline([("markers", FunctionTransformer(strip_heading_markers,
                                                          feature_names_out="one-to-one")),
-                        ("words", build_vectorizer({**tfidf_config, "analyzer": "word"}))])
+                        ("words", build_vectorizer({**tfidf_config, "analyzer": "word",
+                                                    "idf_corpus": ""}))])
     return ColumnTransformer([("text", build_features(config), 0), ("heading", heading, 1)],
                              transformer_weights={"text": 1.0, "heading": weight},
                              sparse_threshold=1.0)
@@ -397,16 +436,22 @@ def build_pipeline(features: Mapping[str, Any] | None = None,
 
     With ``heading = true`` in ``[features]`` the first step is ``paragraphs``: it takes a
     DataFrame with ``text`` and an optional ``heading`` column, the (text, heading) array of
-    ``paragraph_columns``, or plain texts (no headings).
+    ``paragraph_columns``, or plain texts (no headings). With ``self_training`` in ``[model]``
+    it is a ``train.selftrain.SelfTrainingPipeline``: a Pipeline that adds pseudo-labelled
+    corpus paragraphs when it is fitted, and tags as any Pipeline.
     """
     if (features or {}).get("heading", False):
-        return Pipeline([
-            ("paragraphs", FunctionTransformer(paragraph_columns)),
-            ("features", build_heading_features(features)),
-            ("classifier", build_classifier(model)),
-        ])
-    return Pipeline([
-        ("text", FunctionTransformer(select_text)),
-        ("features", build_features(features)),
-        ("classifier", build_classifier(model)),
-    ])
+        steps = [("paragraphs", FunctionTransformer(paragraph_columns)),
+                 ("features", build_heading_features(features)),
+                 ("classifier", build_classifier(model))]
+    else:
+        steps = [("text", FunctionTransformer(select_text)),
+                 ("features", build_features(features)),
+                 ("classifier", build_classifier(model))]
+    self_training = self_training_settings(model)
+    if self_training:
+        if (model or {}).get("gate", "none") not in ("none", "", None, False):
+            raise ValueError("[model] self_training does not combine with a gate: the gated "
+                             "classifier takes no sample weights")
+        return SelfTrainingPipeline(steps, **self_training)
+    return Pipeline(steps)

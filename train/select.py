@@ -144,8 +144,10 @@ def _run_unit(data: Any, unit: FoldUnit, group: list[tuple[int, YardstickCandida
     shares it; predict the unit's test rows."""
     from sklearn.base import clone
 
+    from cppcc_themes.features.corpus import corpus_paragraphs
     from cppcc_themes.features.token_cache import use_token_cache
     from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.selftrain import self_train, self_training_settings
 
     first = group[0][1]
     in_sources = np.isin(data.sources, list(first.sources))
@@ -158,10 +160,25 @@ def _run_unit(data: Any, unit: FoldUnit, group: list[tuple[int, YardstickCandida
         X_train = features.fit_transform(inputs[train])
         X_test = features.transform(inputs[test])
     probabilities, predictions = {}, {}
+    corpora: dict[str, tuple[Any, np.ndarray]] = {}
     for index, candidate in group:
         classifier = clone(build_pipeline(candidate.features, candidate.model)[-1])
-        classifier.fit(X_train, data.Y[train], groups=list(data.report_ids[train]),
-                       tune_on=np.isin(data.sources[train], SCORED_GROUPS))
+        fit_params = {"groups": list(data.report_ids[train]),
+                      "tune_on": np.isin(data.sources[train], SCORED_GROUPS)}
+        classifier.fit(X_train, data.Y[train], **fit_params)
+        settings = self_training_settings(candidate.model)
+        if settings:
+            # What SelfTrainingPipeline.fit does, on the features this unit shares: the
+            # corpus is tagged by this fold's model, fitted on this fold's rows only.
+            corpus = settings.pop("corpus")
+            if corpus not in corpora:
+                paragraphs, corpus_reports = corpus_paragraphs(corpus)
+                with use_token_cache():
+                    corpora[corpus] = (features.transform(paragraphs), corpus_reports)
+            X_corpus, corpus_reports = corpora[corpus]
+            classifier, _ = self_train(classifier, X_train, data.Y[train], X_corpus,
+                                       unlabelled_groups=corpus_reports, **settings,
+                                       **fit_params)
         probabilities[index] = classifier.predict_proba(X_test)
         predictions[index] = (probabilities[index] >= classifier.thresholds_).astype(int)
     return UnitResult(unit.name, [i for i, _ in group], test, probabilities, predictions,

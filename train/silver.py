@@ -9,16 +9,16 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cppcc_themes.features.corpus import CORPUS_SUFFIXES, iter_corpus_paths, read_csv_reports
 from cppcc_themes.features.normalize import normalize_text
-from cppcc_themes.features.readers import ReadError, iter_report_paths, read_report
+from cppcc_themes.features.readers import ReadError, read_report
 from cppcc_themes.features.readers import read_jsonl_records as read_paragraph_records
 from cppcc_themes.features.segment import segment_report
 from cppcc_themes.train.data import SOURCE_FOLDERS, read_jsonl_records
@@ -45,11 +45,9 @@ __all__ = [
     "write_jsonl_atomic",
 ]
 
-CORPUS_SUFFIXES = (".csv",)
 # Rules in which a heading (the paragraph's own, its bullet title or its section's) took part.
 _STRUCTURAL_RULES = ("heading_self", "bullet_title", "bullet_title+cues", "heading",
                      "heading+cues")
-_CSV_TEXT_COLUMN = "full_text"
 
 
 @dataclass
@@ -61,32 +59,6 @@ class SilverRun:
     votes: list[dict[str, frozenset[str] | None]]
     failures: list[str]
     files: int
-
-
-def iter_corpus_paths(path: Path) -> Iterator[Path]:
-    """Report files at ``path``: what ``features.readers`` reads, plus CSV corpora."""
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() in CORPUS_SUFFIXES:
-        yield path
-        return
-    if path.is_dir():
-        csvs = sorted(p for p in path.rglob("*") if p.suffix.lower() in CORPUS_SUFFIXES)
-        yield from sorted({*csvs, *iter_report_paths(path)})
-        return
-    yield from iter_report_paths(path)
-
-
-def _csv_reports(path: Path) -> list[tuple[str, str]]:
-    """(report id, text) of each row of a CSV corpus with a ``full_text`` column."""
-    csv.field_size_limit(sys.maxsize)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or _CSV_TEXT_COLUMN not in rows[0]:
-        raise ReadError(f"{path}: CSV needs a '{_CSV_TEXT_COLUMN}' column")
-    texts = [row[_CSV_TEXT_COLUMN] or "" for row in rows]
-    if len(texts) == 1:
-        return [(path.stem, texts[0])]
-    return [(f"{path.stem}#{number}", text) for number, text in enumerate(texts, 1)]
 
 
 def _jsonl_contexts(path: Path) -> list[ParagraphContext]:
@@ -106,7 +78,7 @@ def read_contexts(path: Path) -> list[ParagraphContext]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         return _jsonl_contexts(path)
-    reports = _csv_reports(path) if suffix in CORPUS_SUFFIXES else [(path.stem,
+    reports = read_csv_reports(path) if suffix in CORPUS_SUFFIXES else [(path.stem,
                                                                      read_report(path))]
     contexts = []
     for report_id, text in reports:
