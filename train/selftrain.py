@@ -13,9 +13,9 @@ themes the corpus is full of (economy, livelihood in government reports) nor its
 swamp the labelled rows:
 - a paragraph qualifies only if every theme is decided with confidence: probability at or
   above ``confidence`` (the theme is in its label) or at or below ``1 - confidence``;
-- per theme, at most ``share`` times the labelled rows carrying that theme are taken (the most
-  confident first), and as many no-theme paragraphs at most ``share`` times the labelled
-  no-theme rows (the least theme-like first);
+- per theme, at most ``share`` times the labelled rows carrying that theme are taken (surest
+  first, a paragraph counting for every theme it carries), and no-theme paragraphs up to
+  ``share`` times the labelled no-theme rows (the least theme-like first);
 - they train at ``weight`` per row (1 for a labelled row), and never tune thresholds.
 ``rounds`` repeats tagging and refitting with the refitted model.
 
@@ -103,12 +103,17 @@ def choose_pseudo_labels(probabilities: np.ndarray, Y: np.ndarray, confidence: f
     decided = probabilities >= confidence
     sure = (decided | (probabilities <= 1.0 - confidence)).all(axis=1)
     chosen = np.zeros(len(probabilities), dtype=bool)
-    for theme in range(Y.shape[1]):
-        budget = math.ceil(share * int(Y[:, theme].sum()))
-        rows = np.flatnonzero(sure & decided[:, theme])
-        # Most confident first; ties by corpus order, so the choice is reproducible.
-        order = np.lexsort((rows, -probabilities[rows, theme]))
-        chosen[rows[order[:budget]]] = True
+    budgets = np.array([math.ceil(share * int(Y[:, theme].sum()))
+                        for theme in range(Y.shape[1])])
+    rows = np.flatnonzero(sure & decided.any(axis=1))
+    # Surest first (by the weakest of its themes), ties by corpus order, so the choice is
+    # reproducible; a paragraph is taken only if every theme it carries has budget left.
+    weakest = np.where(decided[rows], probabilities[rows], np.inf).min(axis=1)
+    for row in rows[np.lexsort((rows, -weakest))]:
+        themes = decided[row]
+        if (budgets[themes] > 0).all():
+            budgets[themes] -= 1
+            chosen[row] = True
     none_budget = math.ceil(share * int((Y.sum(axis=1) == 0).sum()))
     rows = np.flatnonzero(sure & ~decided.any(axis=1))
     order = np.lexsort((rows, probabilities[rows].max(axis=1) if len(rows) else rows))
