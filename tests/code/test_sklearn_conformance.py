@@ -42,6 +42,18 @@ MULTI_LABEL_ONLY = {
     "check_estimator_sparse_array": "expects [1 - p, p] probabilities for one binary target; "
                                     "this gives one probability column per theme",
     "check_estimator_sparse_matrix": "as check_estimator_sparse_array",
+    # fit takes sample_weight (pseudo-labelled rows weigh less, train.selftrain); these checks
+    # of it train on labels {1, 2} or 1-D classes (tests/model/test_corpus_training.py checks
+    # the weights on theme indicators).
+    "check_sample_weights_pandas_series": "trains on labels {1, 2}, not 0/1 theme indicators",
+    "check_sample_weights_not_an_array": "trains on labels {1, 2}, not 0/1 theme indicators",
+    "check_sample_weights_shape": "trains on labels {1, 2}, not 0/1 theme indicators",
+    "check_sample_weights_not_overwritten": "trains on labels {1, 2}, not 0/1 theme "
+                                            "indicators",
+    "check_sample_weight_equivalence_on_dense_data": "fits 1-D class labels passed as y=; "
+                                                     "fit takes the 0/1 indicator matrix Y",
+    "check_sample_weight_equivalence_on_sparse_data": "as "
+        "check_sample_weight_equivalence_on_dense_data",
 }
 
 
