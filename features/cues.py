@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.text_input import TextInputMixin
 
 __all__ = ["CODEBOOK_CUES", "COUNT_PREFIX", "CueFeatures", "load_codebook_cues"]
 
@@ -51,7 +52,7 @@ def load_codebook_cues(path: str | Path = CODEBOOK_CUES) -> dict[str, tuple[str,
     return {group: tuple(str(term) for term in terms) for group, terms in table.items()}
 
 
-class CueFeatures(TransformerMixin, BaseEstimator):
+class CueFeatures(TextInputMixin, TransformerMixin, BaseEstimator):
     """Codebook cue terms found in each text, as a sparse matrix (see the module docstring).
 
     cues: cue terms per group (theme id or ``none``); None reads ``codebook_cues.toml``.
@@ -107,9 +108,3 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         breadth = [f"{COUNT_PREFIX}themes>={level}" for level in BREADTH_LEVELS]
         return np.asarray([*self.terms_, *counts, *breadth], dtype=object)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = True
-        return tags

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.text_input import TextInputMixin
 from cppcc_themes.features.tokenize import cache_dir
 
 __all__ = ["EmbeddingsUnavailable", "SentenceEmbedder", "load_encoder"]
@@ -54,12 +55,14 @@ def _disk_folder() -> Path:
     return cache_dir() / "embeddings" / "usem3-v3"
 
 
-class SentenceEmbedder(TransformerMixin, BaseEstimator):
+class SentenceEmbedder(TextInputMixin, TransformerMixin, BaseEstimator):
     """Paragraph text to an L2-normalised 512-dimensional embedding, one row per paragraph.
 
     threads: BLAS threads for the encoder's forward pass.
     disk_cache: keep vectors in ``cache_dir()/embeddings`` between processes.
     """
+
+    _requires_fit = False  # a pre-trained encoder: transform works without fit
 
     def __init__(self, threads: int = 1, disk_cache: bool = True):
         self.threads = threads
@@ -89,12 +92,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"use_{i}" for i in range(DIMENSIONS)], dtype=object)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.requires_fit = False  # a pre-trained encoder: transform works without fit
-        return tags
 
     def _read_disk(self, key: str) -> bool:
         if not self.disk_cache:

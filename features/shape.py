@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cppcc_themes.features.normalize import normalize_text
+from cppcc_themes.features.text_input import TextInputMixin
 
 __all__ = ["SHAPE_PREFIX", "LineShapeFeatures"]
 
@@ -49,7 +50,7 @@ def _shape(text: str) -> list[float]:
             float(bool(_ENUMERATOR.match(line))), float(bool(_DATE.search(line)))]
 
 
-class LineShapeFeatures(TransformerMixin, BaseEstimator):
+class LineShapeFeatures(TextInputMixin, TransformerMixin, BaseEstimator):
     """The shape of each line (see the module docstring); stateless, fitted for the API."""
 
     def fit(self, texts: Any = None, y: Any = None) -> LineShapeFeatures:
@@ -70,9 +71,3 @@ class LineShapeFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_out_")
         return np.asarray([SHAPE_PREFIX + name for name in _NAMES], dtype=object)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = True
-        return tags
