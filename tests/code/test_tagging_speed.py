@@ -17,6 +17,7 @@ from cppcc_themes.features.normalize import normalize_text, to_half_width
 from cppcc_themes.features.segment import segment_report
 from cppcc_themes.features.tokenize import TOKENIZER_ENV, Tokenizer, tagging_backend
 from cppcc_themes.train.package import ModelLoadError, load_model
+from cppcc_themes.train.predict import is_evidence, readable_feature_name, theme_coefficients
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,8 +77,12 @@ def model(packaged_model_dir):
 
 
 def _reference_explain(model, features, row: int, themes: list[str], size: int = 5):
-    """Evidence as computed before: one sparse row at a time."""
-    names, coef = model._feature_names_and_coefficients()
+    """Evidence as computed before: one sparse row at a time, every feature named and
+    sorted into evidence or not up front."""
+    names = np.asarray([readable_feature_name(name) for name
+                        in model.pipeline.steps[-2][1].get_feature_names_out()], dtype=object)
+    coef = theme_coefficients(model.pipeline.steps[-1][1], len(model.labels), len(names))
+    coef = np.where([is_evidence(name) for name in names], coef, 0.0)
     vector = features[row].tocsr()
     evidence = {}
     for theme in themes:
@@ -88,17 +93,39 @@ def _reference_explain(model, features, row: int, themes: list[str], size: int =
     return evidence
 
 
-def test_evidence_of_a_whole_report_equals_row_by_row(model, paragraphs):
+@pytest.fixture(scope="module")
+def default_experiment_model(gold_dataset):
+    """The default experiment's pipeline (word and character blocks, calibrated linear SVM:
+    three coefficient rows per theme) fitted on gold, not packaged."""
+    from cppcc_themes.experiments.config import load_config
+    from cppcc_themes.train.data import label_matrix, label_names
+    from cppcc_themes.train.model import build_pipeline
+    from cppcc_themes.train.predict import ThemeModel
+
+    config = load_config(ROOT / "experiments" / "baseline.toml")
+    labels = label_names(gold_dataset)
+    pipeline = build_pipeline(config.features, config.model).fit(
+        list(gold_dataset["text"]), label_matrix(gold_dataset["labels"], len(labels)))
+    return ThemeModel(pipeline, {"labels": labels, "thresholds": dict.fromkeys(labels, 0.5)})
+
+
+@pytest.mark.parametrize("which", ["model", "default_experiment_model"])
+def test_evidence_of_a_whole_report_equals_row_by_row(which, paragraphs, request):
+    from cppcc_themes.train.predict import ThemeModel
+
+    loaded = request.getfixturevalue(which)
+    model = ThemeModel(loaded.pipeline, loaded.metadata)  # names no feature yet
     features, probabilities = model._features_and_proba(paragraphs)
     themes = [[label for label, p, t in zip(model.labels, row, model.thresholds, strict=True)
                if p >= t] for row in probabilities]
     assert sum(map(len, themes)) > 20  # the comparison covers real evidence
+    # One paragraph first: features are named as paragraphs bring them, and the rest later.
+    assert model.explain(features, 3, model.labels) == \
+        _reference_explain(model, features, 3, model.labels)
     fast = model.explain_rows(features, themes)
     assert fast == [_reference_explain(model, features, i, t) for i, t in enumerate(themes)]
     # Dense features give the same as sparse ones, and explain() is one row of explain_rows().
     assert model.explain_rows(features.toarray()[:40], themes[:40]) == fast[:40]
-    assert model.explain(features, 3, model.labels) == \
-        _reference_explain(model, features, 3, model.labels)
 
 
 def test_tagged_paragraph_dict_equals_asdict(model, paragraphs):
