@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from benchmarks.common import SEED, Workspace, heading, row, timed, verdict
+from benchmarks.common import SEED, Workspace, describe_model, heading, row, timed, verdict
 
 OVERHEAD_TARGET = 0.8
 RJIEBA_SPEEDUP_TARGET = 5.0
@@ -109,7 +109,8 @@ def run(workspace: Workspace, chars: int) -> dict[str, float]:
         default_s = statistics.median(
             tag_seconds(workspace.corpus, default_model, workspace.root / "tags-default.jsonl",
                         "auto") for _ in range(REPEAT))
-        row("default experiment's model (char 1-3-grams)",
-            f"{default_s:6.2f} s  {chars / default_s / 1000:8.0f} k chars/s  (no word "
-            "segmentation; for information)")
+        reads, used = describe_model(default_model)
+        row("default experiment's model, default tag",
+            f"{default_s:6.2f} s  {chars / default_s / 1000:8.0f} k chars/s  ({reads}; "
+            f"segments with {used}; for information)")
     return tag_times
