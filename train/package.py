@@ -113,8 +113,8 @@ def _yardstick_section(meta: dict[str, Any]) -> str:
     expected = yardstick.get("expected_outside")
     if expected:
         low, high = expected["range"]
-        lines += ["", f"Expected on real web pages: macro-F1 about {expected['macro_f1']:.2f} "
-                      f"({low:.2f}-{high:.2f}; {expected['how']})."]
+        lines += ["", f"Expected on real web pages: macro-F1 about {expected['macro_f1']:.3f} "
+                      f"({low:.3f}-{high:.3f}; {expected['how']})."]
     lines += ["", ""]
     return "\n".join(lines)
 
