@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cppcc_themes.experiments.commands import EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED, print_error
+from cppcc_themes.experiments.commands.tag import add_table_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "labelled by rules, do not count)")
     parser.add_argument("--min-chars", type=int, default=8,
                         help="skip paragraphs shorter than this (default 8)")
+    add_table_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -85,7 +87,7 @@ def _paragraphs(read: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from cppcc_themes.experiments.commands.tag import load_model_or_none
+    from cppcc_themes.experiments.commands.tag import load_model_or_none, table_options
     from cppcc_themes.features.normalize import normalize_text
     from cppcc_themes.features.readers import ReadError
     from cppcc_themes.train.active import select_batch
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     errors = 0
     seen = set(known)
     for job in expand_inputs(args.paths):
-        read = job if isinstance(job, ReadError) else read_input_safely(job)
+        read = job if isinstance(job, ReadError) else read_input_safely(job, table_options(args))
         if isinstance(read, ReadError):
             print_error(str(read))
             errors += 1

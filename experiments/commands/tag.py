@@ -56,17 +56,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show a progress bar even when stderr is not a terminal")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="tag on the Dask cluster at ADDRESS, e.g. tcp://host:8786")
-    tables = parser.add_argument_group(
-        "tables", "reading .csv/.tsv (any Chinese encoding), .parquet and .xlsx files; the "
-                  "other columns of a row are carried through to the output")
-    tables.add_argument("--text-column", metavar="NAME",
-                        help="the column holding the text (default: text)")
-    tables.add_argument("--id-column", metavar="NAME",
-                        help="the column naming each row: the report's name, or the "
-                             "paragraph's id (default: the row number)")
-    tables.add_argument("--rows", choices=["report", "paragraph"], default="report",
-                        help="a row is a whole report, cut into paragraphs (default), or one "
-                             "paragraph of a report named after the file")
+    add_table_arguments(parser)
     parser.add_argument("--tokenizer", choices=["auto", "model", "jieba", "rjieba"],
                         help="segmenter to tag with: auto (default, or $CPPCC_THEMES_TOKENIZER) "
                              "uses rjieba for a jieba model when installed and HMM is off (same "
@@ -221,6 +211,21 @@ def tag_inputs(args: argparse.Namespace, model: Any) -> Iterator[tuple[str, Any]
                 args.errors.append(str(result))
                 continue
             yield path, result
+
+
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--text-column``, ``--id-column`` and ``--rows``: how to read tables of reports."""
+    tables = parser.add_argument_group(
+        "tables", "reading .csv/.tsv (any Chinese encoding), .parquet and .xlsx files; the "
+                  "other columns of a row are carried through to the output")
+    tables.add_argument("--text-column", metavar="NAME",
+                        help="the column holding the text (default: text)")
+    tables.add_argument("--id-column", metavar="NAME",
+                        help="the column naming each row: the report's name, or the "
+                             "paragraph's id (default: the row number)")
+    tables.add_argument("--rows", choices=["report", "paragraph"], default="report",
+                        help="a row is a whole report, cut into paragraphs (default), or one "
+                             "paragraph of a report named after the file")
 
 
 def table_options(args: argparse.Namespace) -> Any:

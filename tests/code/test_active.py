@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from scipy import sparse
 
+from cppcc_themes.experiments.cli import main
 from cppcc_themes.train.active import select_batch, uncertainty
 
 
@@ -38,3 +41,17 @@ def test_no_report_gives_more_than_its_share_until_the_pool_runs_out():
     assert len(picks) == 10 and 0 < from_busy <= 1
     # Asking for more than the other reports can give relaxes the cap.
     assert len(select_batch(probabilities, features, groups, 40, max_similarity=1.01)) == 40
+
+
+def test_suggest_reads_a_table_of_reports_by_its_text_column(tmp_path, root, packaged_model_dir):
+    # The project's own corpus is a folder of tables; `suggest` reads them as `tag` does.
+    table = root / "labels/corpus/gov-work-reports-2026/2026_上海市_政府工作报告.csv"
+    batch = tmp_path / "batch.jsonl"
+    args = [str(table), "--n", "5", "--out", str(batch), "--model", str(packaged_model_dir),
+            "--labelled"]
+    assert main(["suggest", *args]) == 2  # no column named `text`
+    assert not batch.exists()
+    assert main(["suggest", *args[:-1], "--text-column", "full_text", "--id-column", "province",
+                 "--labelled"]) == 0
+    picks = [json.loads(line) for line in batch.read_text(encoding="utf-8").splitlines()]
+    assert len(picks) == 5 and {pick["report"] for pick in picks} == {"上海市"}
