@@ -1,5 +1,6 @@
 """`cppcc-themes ui`: a real MLflow server over a temporary store, a real browser, real signals."""
 
+import contextlib
 import json
 import os
 import signal
@@ -100,7 +101,15 @@ def test_a_signal_stops_the_server_and_all_its_processes(store_with_runs, signum
     members = _group_members(group)
     assert server in members and _port_open(port)
     ui.send_signal(signum)
-    _, err = ui.communicate(timeout=60)
+    try:
+        _, err = ui.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Leave nothing serving after a failure.
+        ui.kill()
+        ui.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        pytest.fail(f"the ui was still running 60 s after signal {signum}")
     assert ui.returncode == 0, err[-2000:]
     deadline = time.monotonic() + 10
     while _group_members(group) and time.monotonic() < deadline:
