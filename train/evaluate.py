@@ -244,11 +244,17 @@ def _binary_weights(estimator: Any) -> np.ndarray | None:
 
 def top_features(pipeline: Any, labels: Sequence[str],
                  n: int = 15) -> dict[str, list[tuple[str, float]]]:
-    """The n features with the largest positive weight for each theme.
+    """The n features with the largest positive weight for each theme, named as tagging's
+    evidence names them and only those that can be evidence (words and phrases, never a lone
+    character, a punctuation fragment or a measure such as line length).
 
     Empty for a theme whose estimator has no linear weights (e.g. it saw one class only).
     """
-    names = np.asarray(pipeline.named_steps["features"].get_feature_names_out(), dtype=object)
+    from cppcc_themes.train.predict import is_evidence, readable_feature_name
+
+    raw = pipeline.named_steps["features"].get_feature_names_out()
+    names = np.asarray([readable_feature_name(name) for name in raw], dtype=object)
+    shown = np.fromiter((is_evidence(name) for name in names), dtype=bool, count=len(names))
     ovr = pipeline.named_steps["classifier"].classifier_
     top: dict[str, list[tuple[str, float]]] = {}
     for label, estimator in zip(labels, ovr.estimators_, strict=True):
@@ -256,6 +262,7 @@ def top_features(pipeline: Any, labels: Sequence[str],
         if weights is None or len(weights) != len(names):
             top[label] = []
             continue
-        order = np.argsort(-weights)[:n]
-        top[label] = [(str(names[j]), float(weights[j])) for j in order]
+        candidates = np.flatnonzero(shown)
+        order = candidates[np.argsort(-weights[candidates], kind="stable")[:n]]
+        top[label] = [(str(names[j]), float(weights[j])) for j in order if weights[j] > 0]
     return top

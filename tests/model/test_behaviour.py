@@ -83,6 +83,11 @@ def test_top_ngrams_of_ideology_are_about_the_party(gold):
     top = top_features(pipeline, gold.labels, n=15)
     assert any("党" in ngram for ngram, _ in top["ideology"])
     assert all(weight > 0 for _, weight in top["ideology"])
+    # Named as evidence is: words and phrases, never a lone character or a block prefix.
+    from cppcc_themes.train.predict import is_evidence
+
+    assert all(is_evidence(ngram) and "__" not in ngram
+               for theme in top.values() for ngram, _ in theme)
     assert any(ngram in ("民主党派", "统一战线", "同心圆", "统战", "党派", "宗教", "民族")
                for ngram, _ in top["united_front"])
 
