@@ -457,10 +457,8 @@ def read_report(path: Path) -> str:
         raise ReadError(_unsupported(path))
     try:
         text = reader(path)
-    except PermissionError:
-        raise ReadError(f"{path}: permission denied") from None
     except OSError as error:
-        raise ReadError(f"{path}: cannot be read ({error.strerror or error})") from None
+        raise ReadError(f"{path}: {_stat_problem(path, error)}") from None
     return _check_text(text, str(path))
 
 
@@ -477,10 +475,8 @@ def read_jsonl_records(path: Path) -> list[dict[str, Any]]:
     _check_regular_file(path)
     try:
         data = read_bounded(path)
-    except PermissionError:
-        raise ReadError(f"{path}: permission denied") from None
     except OSError as error:
-        raise ReadError(f"{path}: cannot be read ({error.strerror or error})") from None
+        raise ReadError(f"{path}: {_stat_problem(path, error)}") from None
     text = decode_text(data, str(path))
     records = []
     for number, line in enumerate(text.splitlines(), 1):
