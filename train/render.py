@@ -195,39 +195,54 @@ def register_cjk_font() -> str:
     return CJK_FAMILY
 
 
-def plot_profiles(reports: Sequence[Any], labels: Sequence[str], path: str) -> None:
-    """Bar charts of the theme profiles of several reports side by side, written as PNG.
-
-    Two panels: share of paragraphs and share of characters; one bar per report per theme.
-    """
+def _share_chart(labels: Sequence[str], bars: int
+                 ) -> tuple[Any, dict[str, Any], list[str], list[Any], float]:
+    """What a chart of shares per theme needs: pyplot (drawing to files), its style with the
+    CJK font, the themes along x (``none`` last), and the x positions and width of each of
+    ``bars`` side-by-side bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    family = register_cjk_font()
-    names = theme_names(labels)
+    style = {"font.family": [register_cjk_font(), "DejaVu Sans"], "axes.unicode_minus": False}
     themes = [*labels, "none"]
-    width = 0.8 / max(len(reports), 1)
+    width = 0.8 / max(bars, 1)
     positions = np.arange(len(themes))
-    with plt.rc_context({"font.family": [family, "DejaVu Sans"],
-                         "axes.unicode_minus": False}):
+    slots = [positions + (i - (bars - 1) / 2) * width for i in range(bars)]
+    return plt, style, themes, slots, width
+
+
+def _theme_axis(axis: Any, themes: Sequence[str], labels: Sequence[str]) -> None:
+    """Theme names under the ticks, shares as percentages, a light grid."""
+    import matplotlib.ticker
+
+    names = theme_names(labels)
+    axis.set_xticks(range(len(themes)), [names.get(t, t) for t in themes], rotation=25,
+                    ha="right")
+    axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axis.grid(axis="y", alpha=0.3)
+
+
+def plot_profiles(reports: Sequence[Any], labels: Sequence[str], path: str) -> None:
+    """Bar charts of the theme profiles of several reports side by side, written as PNG.
+
+    Two panels: share of paragraphs and share of characters; one bar per report per theme.
+    """
+    plt, style, themes, slots, width = _share_chart(labels, len(reports))
+    with plt.rc_context(style):
         figure, axes = plt.subplots(1, 2, figsize=(14, 5.2),
                                     sharey=True, layout="constrained")
         for axis, share, title in zip(axes, ("paragraph_share", "char_share"),
                                       ("段落占比 share of paragraphs",
                                        "字数占比 share of characters"), strict=True):
-            for i, report in enumerate(reports):
+            for slot, report in zip(slots, reports, strict=True):
                 profile = report.profile
-                axis.bar(positions + (i - (len(reports) - 1) / 2) * width,
-                         [profile.get(theme, {}).get(share, 0.0) for theme in themes],
+                axis.bar(slot, [profile.get(theme, {}).get(share, 0.0) for theme in themes],
                          width, label=report.name)
-            axis.set_xticks(positions, [names.get(t, t) for t in themes], rotation=25,
-                            ha="right")
+            _theme_axis(axis, themes, labels)
             axis.set_title(title)
-            axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-            axis.grid(axis="y", alpha=0.3)
         axes[0].legend(title="报告 report", fontsize="small")
         figure.suptitle("主题分布 theme profiles")
         figure.savefig(path, dpi=120)
@@ -241,32 +256,21 @@ def plot_share_intervals(rows: Sequence[tuple[str, Sequence[Any]]], labels: Sequ
 
     ``rows``: (name, estimates) with ``quantify.ShareEstimate`` objects in theme order.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    family = register_cjk_font()
-    names = theme_names(labels)
-    themes = [*labels, "none"]
-    width = 0.8 / max(len(rows), 1)
-    positions = np.arange(len(themes))
-    with plt.rc_context({"font.family": [family, "DejaVu Sans"],
-                         "axes.unicode_minus": False}):
+    plt, style, themes, slots, width = _share_chart(labels, len(rows))
+    with plt.rc_context(style):
         figure, axis = plt.subplots(figsize=(11, 5.2), layout="constrained")
-        for i, (name, estimates) in enumerate(rows):
+        for slot, (name, estimates) in zip(slots, rows, strict=True):
             by_theme = {e.theme: e for e in estimates}
             values = np.asarray([by_theme[t].adjusted for t in themes], dtype=float)
             low = np.asarray([by_theme[t].low for t in themes], dtype=float)
             high = np.asarray([by_theme[t].high for t in themes], dtype=float)
             shown = np.nan_to_num(values, nan=0.5)
-            axis.bar(positions + (i - (len(rows) - 1) / 2) * width, shown, width,
+            axis.bar(slot, shown, width,
                      yerr=np.vstack([np.maximum(shown - low, 0), np.maximum(high - shown, 0)]),
                      capsize=3, label=name)
-        axis.set_xticks(positions, [names.get(t, t) for t in themes], rotation=25, ha="right")
-        axis.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        axis.grid(axis="y", alpha=0.3)
+        _theme_axis(axis, themes, labels)
         if difference:
             axis.axhline(0, color="grey", linewidth=1)
         axis.legend(title="报告 report", fontsize="small")
