@@ -6,24 +6,13 @@ they render the same on every install, never as boxes.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
+from cppcc_themes.train.render import CJK_FAMILY, register_cjk_font
+
 __all__ = ["CJK_FAMILY", "confusion_figure", "register_cjk_font", "reliability_figure",
            "top_features_figure"]
-
-CJK_FAMILY = "Noto Sans CJK SC"
-
-
-@functools.lru_cache(maxsize=1)
-def register_cjk_font() -> str:
-    """Register the bundled CJK font with matplotlib; return its family name."""
-    from matplotlib import font_manager
-    from noto_cjk_sans_otc import FONT_PATH
-
-    font_manager.fontManager.addfont(str(FONT_PATH))
-    return CJK_FAMILY
 
 
 def _pyplot():
